@@ -1,0 +1,248 @@
+"""The messages on a controller <-> worker channel.
+
+One JSON object per line over a Unix socketpair (the worker's stdout is not usable: PJSIP
+prints its log there). `call_id` is chosen by the controller and names one SIP call (a leg)
+for its whole life inside one worker.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- controller -> worker
+
+
+class MakeCall(Message):
+    type: Literal["make_call"] = "make_call"
+    call_id: str
+    """Controller-chosen id of this leg."""
+    session_id: str
+    """Sent as the X-Session-Id header on the INVITE."""
+    request_uri: str
+    """e.g. sip:+18144043093@127.0.0.1:5070"""
+    from_uri: str
+    """e.g. sip:+12025550143@127.0.0.1 (the caller ID is the user part)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra SIP headers for the INVITE."""
+    trunk: str
+    """Name of the trunk; the worker holds one account per trunk (see ConfigureTrunk)."""
+
+
+class ConfigureTrunk(Message):
+    """Sent once per trunk after Ready: the worker creates its account (and REGISTERs if asked)."""
+
+    type: Literal["configure_trunk"] = "configure_trunk"
+    name: str
+    registrar_uri: str | None
+    """None: no REGISTER."""
+    id_uri: str
+    username: str | None
+    password: str | None
+    realm: str = "*"
+    register_expires: int = 300
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+
+
+class Hangup(Message):
+    """Hang up a leg: CANCEL before the answer, BYE after; a no-op for an unknown call."""
+
+    type: Literal["hangup"] = "hangup"
+    call_id: str
+    sip_code: int = 603
+    """Code used when rejecting/ending an unanswered call."""
+
+
+class PlayFile(Message):
+    type: Literal["play_file"] = "play_file"
+    call_id: str
+    playback_id: str
+    path: str
+    """An 8/16 kHz mono PCM16 WAV file."""
+    loop: bool = False
+
+
+class StopPlayback(Message):
+    type: Literal["stop_playback"] = "stop_playback"
+    call_id: str
+    playback_id: str
+
+
+class StartRecording(Message):
+    type: Literal["start_recording"] = "start_recording"
+    call_id: str
+    recording_id: str
+    path: str
+    """WAV file to write; its folder exists."""
+    max_seconds: float
+    silence_seconds: float | None = None
+    """Stop after this long below the silence level; None: never."""
+    beep: bool = False
+
+
+class StopRecording(Message):
+    type: Literal["stop_recording"] = "stop_recording"
+    call_id: str
+    recording_id: str
+
+
+class SendDigits(Message):
+    type: Literal["send_digits"] = "send_digits"
+    call_id: str
+    digits: str
+    """0-9, *, #, A-D; sent as RFC 2833 telephone-events."""
+
+
+class Transfer(Message):
+    type: Literal["transfer"] = "transfer"
+    call_id: str
+    target_uri: str
+    """Refer-To of a blind transfer."""
+
+
+class Bridge(Message):
+    """Connect two legs' audio both ways (both legs must be in this worker)."""
+
+    type: Literal["bridge"] = "bridge"
+    call_id: str
+    other_call_id: str
+
+
+class Shutdown(Message):
+    type: Literal["shutdown"] = "shutdown"
+
+
+class StatsRequest(Message):
+    type: Literal["stats_request"] = "stats_request"
+
+
+# ---------------------------------------------------------------- worker -> controller
+
+
+class Ready(Message):
+    type: Literal["ready"] = "ready"
+    worker_id: int
+    sip_port: int
+    pid: int
+
+
+class CallProgress(Message):
+    """A provisional response: 180 Ringing or 183 Session Progress (early media)."""
+
+    type: Literal["call_progress"] = "call_progress"
+    call_id: str
+    sip_code: int
+    reason: str
+
+
+class InviteSent(Message):
+    type: Literal["invite_sent"] = "invite_sent"
+    call_id: str
+
+
+class CallAnswered(Message):
+    """200 OK, ACK sent and media active: only now may a flow start."""
+
+    type: Literal["call_answered"] = "call_answered"
+    call_id: str
+
+
+class CallEnded(Message):
+    """The leg is over (DISCONNECTED handled, Call object dropped)."""
+
+    type: Literal["call_ended"] = "call_ended"
+    call_id: str
+    sip_code: int
+    """Final response code (e.g. 486), or 200 for an answered call that ended with BYE."""
+    reason: str
+    answered: bool
+    remote_hangup: bool
+    """True when the far end ended it (BYE or a final error response)."""
+
+
+class DigitReceived(Message):
+    type: Literal["digit_received"] = "digit_received"
+    call_id: str
+    digit: str
+
+
+class PlaybackDone(Message):
+    type: Literal["playback_done"] = "playback_done"
+    call_id: str
+    playback_id: str
+    stopped: bool
+    """True when stopped by StopPlayback or hang-up, False when the file played to its end."""
+
+
+class RecordingDone(Message):
+    type: Literal["recording_done"] = "recording_done"
+    call_id: str
+    recording_id: str
+    path: str
+    duration_seconds: float
+    reason: Literal["max_length", "silence", "stopped", "hangup"]
+
+
+class TransferResult(Message):
+    type: Literal["transfer_result"] = "transfer_result"
+    call_id: str
+    accepted: bool
+    sip_code: int
+    reason: str
+
+
+class CommandFailed(Message):
+    """A command could not be carried out (e.g. PJ_ETOOMANY, a missing file)."""
+
+    type: Literal["command_failed"] = "command_failed"
+    call_id: str | None
+    command: str
+    reason: str
+
+
+class Stats(Message):
+    type: Literal["stats"] = "stats"
+    active_calls: int
+    rss_bytes: int
+    cpu_seconds: float
+
+
+ToWorker = Annotated[
+    MakeCall
+    | ConfigureTrunk
+    | Hangup
+    | PlayFile
+    | StopPlayback
+    | StartRecording
+    | StopRecording
+    | SendDigits
+    | Transfer
+    | Bridge
+    | Shutdown
+    | StatsRequest,
+    Field(discriminator="type"),
+]
+
+FromWorker = Annotated[
+    Ready
+    | InviteSent
+    | CallProgress
+    | CallAnswered
+    | CallEnded
+    | DigitReceived
+    | PlaybackDone
+    | RecordingDone
+    | TransferResult
+    | CommandFailed
+    | Stats,
+    Field(discriminator="type"),
+]
+
+TO_WORKER: TypeAdapter[ToWorker] = TypeAdapter(ToWorker)
+FROM_WORKER: TypeAdapter[FromWorker] = TypeAdapter(FromWorker)

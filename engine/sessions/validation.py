@@ -1,0 +1,114 @@
+"""Validation of a NewOutgoingSession request (pure: no I/O)."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+
+from engine.config import OwnedNumber
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field_name: str
+    """PascalCase, as in the ServiceStack DTO: FlowId, NumberToDial, CallerId."""
+    message: str
+    error_code: str = "Invalid"
+
+
+class ValidationFailed(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field_name}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    flow_id: str
+    number_to_dial: str
+    """Normalised E.164."""
+    caller_id: str
+    """An owned number, E.164."""
+    trunk: str
+
+
+def normalise_e164(raw: str) -> str | None:
+    """E.164 form of `raw`, or None. Spaces, dashes, dots and brackets may be dropped;
+    the leading + and country code may not."""
+    compact = _SEPARATORS.sub("", raw)
+    if not re.fullmatch(r"\+[1-9]\d{1,14}", compact):
+        return None
+    try:
+        parsed = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_outgoing(
+    flow_id: str | None,
+    number_to_dial: str | None,
+    caller_id: str | None,
+    *,
+    flow_ids: Collection[str],
+    numbers: Sequence[OwnedNumber],
+    usable_trunks: Collection[str],
+    rng: random.Random | None = None,
+) -> OutgoingRequest:
+    errors: list[FieldError] = []
+
+    if not flow_id or not flow_id.strip():
+        errors.append(FieldError("FlowId", "FlowId is required", "NotEmpty"))
+    elif flow_id not in flow_ids:
+        errors.append(FieldError("FlowId", f"no valid flow with id {flow_id!r}", "NotFound"))
+
+    destination: str | None = None
+    if not number_to_dial or not number_to_dial.strip():
+        errors.append(FieldError("NumberToDial", "NumberToDial is required", "NotEmpty"))
+    else:
+        destination = normalise_e164(number_to_dial)
+        if destination is None:
+            errors.append(
+                FieldError(
+                    "NumberToDial",
+                    f"{number_to_dial!r} is not a valid E.164 number (e.g. +18144043093)",
+                    "InvalidPhoneNumber",
+                )
+            )
+
+    usable = [n for n in numbers if n.trunk in usable_trunks]
+    chosen: OwnedNumber | None = None
+    if caller_id is not None and caller_id.strip():
+        normalised = normalise_e164(caller_id)
+        chosen = next((n for n in usable if n.number == normalised), None)
+        if normalised is None:
+            errors.append(
+                FieldError(
+                    "CallerId",
+                    f"{caller_id!r} is not a valid E.164 number",
+                    "InvalidPhoneNumber",
+                )
+            )
+        elif chosen is None:
+            errors.append(
+                FieldError("CallerId", f"{normalised} is not an owned phone number", "NotOwned")
+            )
+    elif not usable:
+        errors.append(
+            FieldError("CallerId", "no owned phone number is usable on a trunk", "NoCallerId")
+        )
+    else:
+        chosen = (rng or random.SystemRandom()).choice(usable)
+
+    if errors:
+        raise ValidationFailed(errors)
+    assert flow_id is not None and destination is not None and chosen is not None
+    return OutgoingRequest(flow_id, destination, chosen.number, chosen.trunk)
