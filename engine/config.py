@@ -19,7 +19,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "engin
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class HttpConfig(StrictModel):
@@ -57,7 +57,7 @@ class TrunkConfig(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
     realm: str = "*"
-    register: bool = False
+    registration: bool = Field(False, alias="register", description="send REGISTER")
     register_expires: int = Field(300, ge=60)
     plus_in_request_uri: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
