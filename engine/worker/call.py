@@ -1,0 +1,83 @@
+"""One outgoing SIP leg: a `pj.Call` that turns PJSIP callbacks into worker events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pjsua2 as pj
+
+from engine.ipc.messages import CallProgress, DigitReceived, TransferResult
+
+if TYPE_CHECKING:
+    from engine.worker.worker import Worker
+
+
+class WorkerCall(pj.Call):
+    """Kept referenced by the worker until its DISCONNECTED state has been handled: a Call
+    object collected later aborts the process (FIELD-NOTES.md)."""
+
+    def __init__(self, worker: Worker, account: pj.Account, call_id: str) -> None:
+        super().__init__(account)
+        self.worker = worker
+        self.call_id = call_id
+        self.confirmed = False
+        self.answered = False
+        self.audio: pj.AudioMedia | None = None
+        self.local_hangup = False
+        self.disconnected = False
+        self.final_code = 0
+        self.final_reason = ""
+        self.last_progress = 0
+        self.transfer_reported = True
+        """False while a Transfer waits for its first final status."""
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_EARLY:
+            code = info.lastStatusCode
+            if code in (180, 183) and code != self.last_progress:
+                self.last_progress = code
+                self.worker.send(
+                    CallProgress(call_id=self.call_id, sip_code=code, reason=info.lastReason)
+                )
+        elif info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed = True
+            self._maybe_answered()
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
+            self.disconnected = True
+            self.final_code = info.lastStatusCode
+            self.final_reason = info.lastReason
+            self.audio = None
+            self.worker.call_disconnected(self)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()
+        self.audio = None
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.audio = self.getAudioMedia(index)
+                break
+        self._maybe_answered()
+
+    def _maybe_answered(self) -> None:
+        # 183 with SDP activates media while still EARLY: that is not an answer.
+        if self.confirmed and self.audio is not None and not self.answered:
+            self.answered = True
+            self.worker.call_answered(self)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.worker.send(DigitReceived(call_id=self.call_id, digit=prm.digit))
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        # The first final status (202 to the REFER, or a NOTIFY's sipfrag) is the result.
+        if self.transfer_reported or (prm.statusCode < 200 and not prm.finalNotify):
+            return
+        self.transfer_reported = True
+        self.worker.send(
+            TransferResult(
+                call_id=self.call_id,
+                accepted=200 <= prm.statusCode < 300,
+                sip_code=prm.statusCode,
+                reason=prm.reason,
+            )
+        )

@@ -1,0 +1,136 @@
+"""Players and recorders attached to a call's audio.
+
+Each is destroyed as soon as it ends (PJSUA_MAX_PLAYERS = 32 per process), never inside a
+PJSIP callback: callbacks only queue work for the polling loop.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import pjsua2 as pj
+
+SILENCE_LEVEL = 4
+"""`getRxLevel()` (0..255) below this counts as silence: SIPp's silent RTP and PCMU line
+noise read 0..2; speech and tones read tens."""
+
+StopReason = Literal["max_length", "silence", "stopped", "hangup"]
+
+FINALISE_TIMEOUT_SECONDS = 1.0
+BEEP_SECONDS = 0.25
+BEEP_HZ = 1000
+
+
+class Playback(pj.AudioMediaPlayer):
+    def __init__(
+        self,
+        call_id: str,
+        playback_id: str | None,
+        loop: bool,
+        on_eof: Callable[[Playback], None],
+    ) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.playback_id = playback_id
+        """None for the worker's own prompts (the recording beep)."""
+        self.loop = loop
+        self._on_eof = on_eof
+
+    def start(self, path: str, audio: pj.AudioMedia) -> None:
+        self.createPlayer(path, 0 if self.loop else pj.PJMEDIA_FILE_NO_LOOP)
+        self.startTransmit(audio)
+
+    def onEof2(self) -> None:
+        if not self.loop:
+            self._on_eof(self)
+
+
+class Recording:
+    def __init__(
+        self,
+        call_id: str,
+        recording_id: str,
+        path: str,
+        max_seconds: float,
+        silence_seconds: float | None,
+    ) -> None:
+        self.call_id = call_id
+        self.recording_id = recording_id
+        self.path = path
+        self.max_seconds = max_seconds
+        self.silence_seconds = silence_seconds
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.beep: Playback | None = None
+        self.started_at: float | None = None
+        self._sound_at = 0.0
+
+    def start(self, audio: pj.AudioMedia) -> None:
+        self.recorder = pj.AudioMediaRecorder()
+        self.recorder.createRecorder(self.path)
+        audio.startTransmit(self.recorder)
+        self.started_at = self._sound_at = time.monotonic()
+
+    def check(self, audio: pj.AudioMedia | None, now: float) -> StopReason | None:
+        """The reason to stop now ('max_length' or 'silence'), or None to go on."""
+        if self.started_at is None:
+            return None
+        if now - self.started_at >= self.max_seconds:
+            return "max_length"
+        if self.silence_seconds is None or audio is None:
+            return None
+        if audio.getRxLevel() >= SILENCE_LEVEL:
+            self._sound_at = now
+        elif now - self._sound_at >= self.silence_seconds:
+            return "silence"
+        return None
+
+    def close(self) -> float:
+        """Destroy the recorder (which finalises the WAV header); return the seconds written."""
+        elapsed = 0.0 if self.started_at is None else time.monotonic() - self.started_at
+        if self.recorder is None:
+            return 0.0
+        self.recorder = None  # the SWIG destructor removes it from the bridge
+        _wait_finalised(Path(self.path))
+        try:
+            with wave.open(self.path, "rb") as wav:
+                return wav.getnframes() / wav.getframerate()
+        except (OSError, EOFError, wave.Error):
+            return elapsed
+
+
+def _wait_finalised(path: Path) -> None:
+    """Wait until the WAV header has its final sizes.
+
+    Since PJSIP 2.14 the conference bridge removes ports asynchronously, on its clock thread:
+    the recorder's file is flushed and its header written about one frame after the destructor
+    returns (measured: the file was still 0 bytes right after it). Bounded by a deadline.
+    """
+    deadline = time.monotonic() + FINALISE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with path.open("rb") as wav:
+                head = wav.read(8)
+                size = wav.seek(0, 2)
+        except OSError:
+            head, size = b"", 0
+        if len(head) == 8 and head[:4] == b"RIFF" and struct.unpack("<I", head[4:])[0] == size - 8:
+            return
+        time.sleep(0.005)
+
+
+def write_beep(path: Path, clock_rate: int) -> Path:
+    """A short sine tone in PCM16 mono, played before a recording starts."""
+    frames = int(clock_rate * BEEP_SECONDS)
+    samples = (int(12000 * math.sin(2 * math.pi * BEEP_HZ * n / clock_rate)) for n in range(frames))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(clock_rate)
+        wav.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+    return path

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: brokers and other real peers started on loopback."""

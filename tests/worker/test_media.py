@@ -1,0 +1,136 @@
+"""Audio on an answered call: prompts, recordings and DTMF."""
+
+from __future__ import annotations
+
+import array
+import math
+import wave
+from pathlib import Path
+
+import pytest
+
+from engine.ipc.messages import (
+    CallEnded,
+    DigitReceived,
+    Hangup,
+    PlaybackDone,
+    PlayFile,
+    RecordingDone,
+    SendDigits,
+    StartRecording,
+    StopPlayback,
+)
+from engine.sipp.pcaps import SEQUENCE_FILE, sequence_pcap
+from engine.sipp.runner import SippUas
+from tests.support.worker_process import WorkerProcess
+from tests.worker.conftest import answered_call
+
+pytestmark = pytest.mark.sip
+
+
+async def digits(worker: WorkerProcess, count: int) -> str:
+    received = [await worker.wait_for(DigitReceived, call_id="c1") for _ in range(count)]
+    return "".join(m.digit for m in received)
+
+
+async def test_dtmf_from_sipp_arrives_in_order(worker: WorkerProcess) -> None:
+    with SippUas("uas-send-dtmf") as uas:  # var/pcaps: the default "1#"
+        await answered_call(worker, uas)
+        assert await digits(worker, 2) == "1#"
+
+
+async def test_dtmf_sequence_with_repeated_digit(worker: WorkerProcess, tmp_path: Path) -> None:
+    sequence_pcap("4*47", tmp_path / SEQUENCE_FILE)
+    with SippUas("uas-send-dtmf", cwd=tmp_path) as uas:
+        await answered_call(worker, uas)
+        assert await digits(worker, 4) == "4*47"
+
+
+async def test_send_digits_echoed_back(worker: WorkerProcess) -> None:
+    # SIPp's -rtp_echo returns our RFC 2833 packets, so our own digits come back to us.
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(SendDigits(call_id="c1", digits="25#"))
+        assert await digits(worker, 3) == "25#"
+
+
+async def test_play_file_to_the_end(worker: WorkerProcess, tone_wav: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav)))
+        done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
+        assert (done.playback_id, done.stopped) == ("p1", False)
+
+
+async def test_stop_playback(worker: WorkerProcess, tone_wav: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav), loop=True))
+        await worker.send(StopPlayback(call_id="c1", playback_id="p1"))
+        done = await worker.wait_for(PlaybackDone, call_id="c1")
+        assert (done.playback_id, done.stopped) == ("p1", True)
+
+
+async def test_hangup_during_playback_stops_it_first(worker: WorkerProcess, tone_wav: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav), loop=True))
+        await worker.send(Hangup(call_id="c1"))
+        await worker.wait_for(CallEnded, call_id="c1")
+        kinds = [type(m) for m in worker.of_call("c1")]
+        assert kinds.index(PlaybackDone) < kinds.index(CallEnded)
+        done = await worker.wait_for(PlaybackDone, call_id="c1")
+        assert done.stopped
+
+
+def rms(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 2
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    return math.sqrt(sum(s * s for s in samples) / max(len(samples), 1))
+
+
+async def test_recording_of_sipp_audio(worker: WorkerProcess, tmp_path: Path) -> None:
+    path = tmp_path / "rec.wav"
+    with SippUas("uas-play-audio") as uas:
+        await answered_call(worker, uas)
+        await worker.send(
+            StartRecording(call_id="c1", recording_id="r1", path=str(path), max_seconds=2.0)
+        )
+        done = await worker.wait_for(RecordingDone, call_id="c1", timeout=6)
+    assert (done.recording_id, done.reason, done.path) == ("r1", "max_length", str(path))
+    assert 1.8 <= done.duration_seconds <= 2.4
+    assert rms(path) > 300, "the recording is silent"
+
+
+async def test_recording_stops_on_silence(worker: WorkerProcess, tmp_path: Path) -> None:
+    path = tmp_path / "rec.wav"
+    # The echo returns our own silence.
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        message = StartRecording(
+            call_id="c1",
+            recording_id="r1",
+            path=str(path),
+            max_seconds=10,
+            silence_seconds=1.0,
+            beep=True,
+        )
+        await worker.send(message)
+        done = await worker.wait_for(RecordingDone, call_id="c1", timeout=6)
+    assert done.reason == "silence"
+    assert 0.8 <= done.duration_seconds <= 2.0
+
+
+async def test_hangup_ends_recording(worker: WorkerProcess, tmp_path: Path) -> None:
+    path = tmp_path / "rec.wav"
+    with SippUas("uas-play-audio") as uas:
+        await answered_call(worker, uas)
+        await worker.send(
+            StartRecording(call_id="c1", recording_id="r1", path=str(path), max_seconds=30)
+        )
+        await worker.send(Hangup(call_id="c1"))
+        done = await worker.wait_for(RecordingDone, call_id="c1")
+        await worker.wait_for(CallEnded, call_id="c1")
+    assert done.reason == "hangup"
+    assert path.exists()
