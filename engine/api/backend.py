@@ -15,8 +15,8 @@ from engine.sessions.model import Session
 class QueueFull(Exception):
     """The trunk's queue of waiting calls is full: answer 503 with Retry-After."""
 
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__("the call queue is full")
+    def __init__(self, retry_after_seconds: int, message: str = "the call queue is full") -> None:
+        super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
 
 

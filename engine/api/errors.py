@@ -1,0 +1,104 @@
+"""Errors as ServiceStack answers them: an ErrorResponse holding a ResponseStatus, in the
+negotiated format. Every failure of a request ends up in one of these handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from engine.api.backend import QueueFull
+from engine.api.dto import ErrorResponse, ResponseError, ResponseStatus
+from engine.api.formats import negotiate, render
+from engine.api.xmlwire import pascal
+from engine.sessions.validation import FieldError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A request failed with a known status; raised by routes and turned into an ErrorResponse."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error_code: str,
+        message: str,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+def error_response(connection: HTTPConnection, error: ApiError) -> Response:
+    status = ResponseStatus(
+        error_code=error.error_code,
+        message=error.message,
+        errors=[ResponseError.from_field_error(e) for e in error.errors],
+    )
+    return render(
+        ErrorResponse(response_status=status),
+        negotiate(connection),
+        error.status_code,
+        error.headers,
+    )
+
+
+def internal_error(connection: HTTPConnection) -> Response:
+    return error_response(connection, ApiError(500, "InternalServerError", "internal error"))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers for every exception a route may raise on purpose."""
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ValidationFailed, _validation_failed)  # type: ignore[arg-type]
+    app.add_exception_handler(QueueFull, _queue_full)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_parameters)  # type: ignore[arg-type]
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request, exc)
+
+
+async def _validation_failed(request: Request, exc: ValidationFailed) -> Response:
+    first = exc.errors[0] if exc.errors else FieldError("", str(exc), "ValidationError")
+    return error_response(request, ApiError(400, first.error_code, first.message, exc.errors))
+
+
+async def _queue_full(request: Request, exc: QueueFull) -> Response:
+    retry_after = {"Retry-After": str(max(1, exc.retry_after_seconds))}
+    return error_response(
+        request,
+        ApiError(503, "QueueFull", str(exc) or "the call queue is full", headers=retry_after),
+    )
+
+
+async def _http_exception(request: Request, exc: HTTPException) -> Response:
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    code = phrase.title().replace(" ", "").replace("-", "")
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else phrase
+    return error_response(request, ApiError(exc.status_code, code, message, headers=exc.headers))
+
+
+async def _bad_parameters(request: Request, exc: RequestValidationError) -> Response:
+    errors = [
+        FieldError(pascal(str(e["loc"][-1])) if e.get("loc") else "", e["msg"], "Invalid")
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else FieldError("", "invalid request", "Invalid")
+    return error_response(request, ApiError(400, first.error_code, first.message, errors))
