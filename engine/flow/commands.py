@@ -22,6 +22,9 @@ class Speak:
     voice: str | None = None
     """espeak-ng voice, e.g. 'en-us'; None: the configured default."""
     rate_wpm: int | None = None
+    """Speaking rate in words per minute; None: the engine's default."""
+    language: str | None = None
+    """BCP 47 language tag, e.g. 'en-US', for engines that pick a voice by language; None: any."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ class Log:
 
 @dataclass(frozen=True)
 class FlowFinished:
-    """The run is over: no more commands will come. `error` is set when the flow failed."""
+    """The run is over. Only a Hangup may follow (when the flow ended while the caller was still
+    there); `error` is set when the flow failed."""
 
     result: Literal["completed", "hangup", "error"]
     error: str | None = None

@@ -1,0 +1,274 @@
+"""Run a flow on a virtual clock with scripted caller behaviour, without SIP.
+
+The simulator plays the engine's part: it answers every command with the event a real call would
+produce (a prompt ends after an estimated speaking time, a webhook answers at once...) and prints
+what the caller would hear. The benchmark reuses it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.flow import commands as c
+from engine.flow import events as e
+from engine.flow.machine import FlowRun
+from engine.flow.model import Flow
+
+SPEECH_CHARS_PER_SECOND = 14.0
+"""About 150 words a minute."""
+DIGIT_GAP_SECONDS = 0.5
+"""The scripted caller types a digit this long after a gather starts listening."""
+
+
+@dataclass
+class Script:
+    """What the simulated caller and services do."""
+
+    digits: str = ""
+    """Typed one by one whenever a gather listens (after its prompt)."""
+    digits_at: list[tuple[float, str]] = field(default_factory=list)
+    """(time, digit): pressed at that time whatever the flow does."""
+    hangup_at: float | None = None
+    silence: bool = False
+    """The caller never types (--digits is ignored) and recordings end on silence."""
+    webhook_response: dict[str, Any] | None = None
+    webhook_fail: bool = False
+    recording_seconds: float = 3.0
+    transfer_accepted: bool = True
+    dial_answered: bool = True
+    dial_seconds: float = 5.0
+    max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Line:
+    time: float
+    text: str
+
+
+@dataclass
+class Result:
+    lines: list[Line]
+    finished: c.FlowFinished | None
+    steps: int
+    """Steps started."""
+    variables: dict[str, Any]
+
+    def render(self) -> str:
+        return "\n".join(f"{line.time:7.2f}  {line.text}" for line in self.lines)
+
+
+class Simulator:
+    def __init__(
+        self,
+        flow: Flow,
+        script: Script,
+        lookup: Callable[[str], Flow] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.script = script
+        self.quiet = quiet
+        facts = e.SessionFacts(
+            id="sim-0001",
+            flow=flow.id,
+            destination="+12025550100",
+            caller_id="+12025550143",
+            answered_at="2024-01-01T00:00:00+00:00",
+        )
+        self.run = FlowRun(flow, facts, registry_lookup=lookup)
+        self.now = 0.0
+        self._queue: list[tuple[float, int, e.FlowEvent]] = []
+        self._order = itertools.count()
+        self._playing: set[str] = set()
+        self._typed = iter("" if script.silence else script.digits)
+        self._digit_due = False
+        self._lines: list[Line] = []
+        self._finished: c.FlowFinished | None = None
+        self._steps = 0
+
+    def at(self, time: float, event: e.FlowEvent) -> None:
+        heapq.heappush(self._queue, (time, next(self._order), event))
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self._lines.append(Line(self.now, text))
+
+    def execute(self) -> Result:
+        for time, digit in self.script.digits_at:
+            self.at(time, e.DigitReceived(digit))
+        if self.script.hangup_at is not None:
+            self.at(self.script.hangup_at, e.RemoteHangup())
+        self._apply(self.run.start(self.now))
+        while not self.run.finished and self._queue:
+            self._maybe_type()
+            time, _, event = heapq.heappop(self._queue)
+            if time > self.script.max_seconds:
+                self.say(f"simulation stopped at {self.script.max_seconds:g} s")
+                break
+            self.now = max(self.now, time)
+            self._note(event)
+            self._apply(self.run.handle(event, self.now))
+        if not self.run.finished:
+            self.say("the flow is stuck waiting for an event nothing will send")
+        return Result(self._lines, self._finished, self._steps, dict(self.run.variables))
+
+    def _maybe_type(self) -> None:
+        if self.run.wants_digits and not self._playing and not self._digit_due:
+            digit = next(self._typed, None)
+            if digit is not None:
+                self._digit_due = True
+                self.at(self.now + DIGIT_GAP_SECONDS, e.DigitReceived(digit))
+
+    def _note(self, event: e.FlowEvent) -> None:
+        if isinstance(event, e.DigitReceived):
+            self._digit_due = False
+            self.say(f"caller presses {event.digit}")
+        elif isinstance(event, e.RemoteHangup):
+            self.say("caller hangs up")
+        elif isinstance(event, e.PlaybackFinished):
+            self._playing.discard(event.playback_id)
+
+    def _apply(self, commands: list[c.FlowCommand]) -> None:
+        for command in commands:
+            handler = _HANDLERS.get(type(command))
+            if handler is not None:
+                handler(self, command)
+
+
+def _step_started(sim: Simulator, cmd: Any) -> None:
+    sim._steps += 1
+    detail = f": {cmd.detail}" if cmd.detail else ""
+    sim.say(f"[{cmd.step}] {cmd.step_type}{detail}")
+
+
+def _step_finished(sim: Simulator, cmd: Any) -> None:
+    detail = f" ({cmd.detail})" if cmd.detail else ""
+    sim.say(f"[{cmd.step}] -> {cmd.result}{detail}")
+
+
+def _speak(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"caller hears: {cmd.text}")
+    sim._playing.add(cmd.playback_id)
+    seconds = max(0.5, len(cmd.text) / SPEECH_CHARS_PER_SECOND)
+    sim.at(sim.now + seconds, e.PlaybackFinished(cmd.playback_id))
+
+
+def _play(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"plays file {cmd.path}")
+    sim._playing.add(cmd.playback_id)
+    sim.at(sim.now + _wav_seconds(cmd.path), e.PlaybackFinished(cmd.playback_id))
+
+
+def _wav_seconds(path: str) -> float:
+    try:
+        with wave.open(path, "rb") as wav:
+            return wav.getnframes() / float(wav.getframerate())
+    except (OSError, wave.Error, EOFError):
+        return 1.0
+
+
+def _stop_playback(sim: Simulator, cmd: Any) -> None:
+    if cmd.playback_id in sim._playing:
+        sim._playing.discard(cmd.playback_id)
+        sim.say("engine stops the prompt")
+        sim.at(sim.now, e.PlaybackFinished(cmd.playback_id, interrupted=True))
+
+
+def _set_timer(sim: Simulator, cmd: Any) -> None:
+    sim.at(cmd.deadline, e.TimerFired(cmd.timer_id))
+
+
+def _start_recording(sim: Simulator, cmd: Any) -> None:
+    beep = " after a beep" if cmd.beep else ""
+    sim.say(f"engine records {cmd.name}{beep} (at most {cmd.max_seconds:g} s)")
+    script = sim.script
+    reason: Literal["max_length", "silence"]
+    if script.silence and cmd.silence_seconds is not None:
+        seconds, reason = cmd.silence_seconds, "silence"
+    elif script.recording_seconds >= cmd.max_seconds:
+        seconds, reason = cmd.max_seconds, "max_length"
+    else:
+        seconds, reason = script.recording_seconds, "silence"
+    path = f"var/recordings/sim-0001/{cmd.name}"
+    sim.at(sim.now + seconds, e.RecordingFinished(cmd.recording_id, path, seconds, reason))
+
+
+def _webhook(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine calls webhook {cmd.method} {cmd.url}")
+    if sim.script.webhook_fail:
+        event = e.WebhookCompleted(cmd.request_id, None, error="simulated failure")
+    else:
+        event = e.WebhookCompleted(cmd.request_id, 200, dict(sim.script.webhook_response or {}))
+    sim.at(sim.now + 0.1, event)
+
+
+def _transfer(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine transfers the call to {cmd.target} (SIP REFER)")
+    accepted = sim.script.transfer_accepted
+    reason = "Accepted" if accepted else "Forbidden"
+    sim.at(sim.now + 0.2, e.TransferFinished(accepted, 202 if accepted else 403, reason))
+
+
+def _dial(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine dials {cmd.target} and bridges it")
+    if sim.script.dial_answered:
+        sim.at(sim.now + 2.0, e.DialAnswered(cmd.leg_id))
+        end = sim.now + 2.0 + sim.script.dial_seconds
+        sim.at(end, e.DialFinished(cmd.leg_id, True, 200, "BYE", sim.script.dial_seconds))
+    else:
+        sim.at(
+            sim.now + cmd.ring_timeout_seconds, e.DialFinished(cmd.leg_id, False, 408, "Timeout")
+        )
+
+
+def _hangup_leg(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine hangs up leg {cmd.leg_id}")
+
+
+def _send_digits(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine sends digits {cmd.digits}")
+    sim.at(sim.now + 0.1 * len(cmd.digits), e.DigitsSent(True))
+
+
+def _hangup(sim: Simulator, cmd: Any) -> None:
+    sim.say(f"engine hangs up ({cmd.reason})")
+
+
+def _finished(sim: Simulator, cmd: Any) -> None:
+    sim._finished = cmd
+    error = f": {cmd.error}" if cmd.error else ""
+    sim.say(f"flow finished: {cmd.result}{error}")
+
+
+def _log(sim: Simulator, cmd: Any) -> None:
+    sim.say(cmd.message)
+
+
+_HANDLERS: dict[type, Callable[[Simulator, Any], None]] = {
+    c.StepStarted: _step_started,
+    c.StepFinished: _step_finished,
+    c.Speak: _speak,
+    c.PlayAudio: _play,
+    c.StopPlayback: _stop_playback,
+    c.SetTimer: _set_timer,
+    c.StartRecording: _start_recording,
+    c.CallWebhook: _webhook,
+    c.TransferCall: _transfer,
+    c.DialLeg: _dial,
+    c.HangupLeg: _hangup_leg,
+    c.SendDigits: _send_digits,
+    c.Hangup: _hangup,
+    c.FlowFinished: _finished,
+    c.Log: _log,
+}
+
+
+def simulate(
+    flow: Flow, script: Script, lookup: Callable[[str], Flow] | None = None, quiet: bool = False
+) -> Result:
+    return Simulator(flow, script, lookup, quiet).execute()
