@@ -1,0 +1,150 @@
+"""EventBus: the one object the rest of the engine calls to report what happened.
+
+`emit()` is synchronous and cheap: it validates the data, appends the event to the SQLite outbox
+(one small WAL transaction, no fsync), hands it to in-process subscribers and wakes the publisher.
+It never waits for the network, so a slow or absent broker cannot slow a call down.
+
+    bus = EventBus(node_id="node-1", outbox="var/engine.db", mqtt=config.mqtt)
+    await bus.start()
+    bus.emit(session.id, EventKind.CALL_RINGING, {"sip_code": 180})
+    await bus.stop()
+
+Call `emit()` on the event loop's thread (the outbox connection belongs to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine import metrics
+from engine.config import EngineConfig, MqttConfig
+from engine.events.model import Event, EventData, EventKind, topic_level, validate_data
+from engine.events.outbox import Outbox
+from engine.events.publisher import Publisher, PublisherState
+
+log = logging.getLogger(__name__)
+
+
+class EventBus:
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        outbox: Outbox | Path | str,
+        mqtt: MqttConfig | None = None,
+        stop_timeout_seconds: float = 5.0,
+    ) -> None:
+        """`outbox` is an Outbox or the path of the engine's SQLite file. With no `mqtt` (or
+        no `mqtt.url`) events go to subscribers only and nothing accumulates in the outbox."""
+        self.node_id = topic_level(node_id, "node id")
+        self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
+        self._owns_outbox = not isinstance(outbox, Outbox)
+        self._publisher = (
+            Publisher(mqtt, node_id, self.outbox, on_delivered=self._delivered)
+            if mqtt is not None and mqtt.url
+            else None
+        )
+        self._stop_timeout = stop_timeout_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._subscribers: list[asyncio.Queue[Event]] = []
+        self._depth = self.outbox.depth()
+        metrics.outbox_depth.set(self._depth)
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> EventBus:
+        return cls(node_id=config.node_id, outbox=config.store.path, mqtt=config.mqtt)
+
+    @property
+    def state(self) -> PublisherState:
+        """For /ready: "connected", "spooling" (broker unreachable, events kept) or "disabled"."""
+        return "disabled" if self._publisher is None else self._publisher.state
+
+    @property
+    def connected(self) -> bool:
+        return self._publisher is not None and self._publisher.connected
+
+    @property
+    def depth(self) -> int:
+        """Events waiting for the broker."""
+        return self._depth
+
+    def emit(
+        self,
+        session_id: str,
+        kind: EventKind | str,
+        data: EventData | Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> Event:
+        """Record an event and return it, numbered. Never awaits; never raises for a storage
+        failure (logged and counted in voice_engine_events_dropped_total instead).
+
+        Raises ValueError (pydantic's ValidationError) or TypeError when `kind` or `data` is
+        wrong: that is a bug in the caller, not a runtime condition.
+        """
+        kind = EventKind(kind)
+        event = Event(
+            kind=kind,
+            session_id=topic_level(session_id, "session id"),
+            node_id=self.node_id,
+            timestamp=at or datetime.now(UTC),
+            data=validate_data(kind, data if data is not None else {}),
+        )
+        metrics.events_emitted_total.labels(kind.value).inc()
+        try:
+            event = self.outbox.append(event, delivered=self._publisher is None)
+        except sqlite3.Error:
+            log.exception("event %s %s for session %s not stored", event.id, kind, session_id)
+            metrics.events_dropped_total.inc()
+        else:
+            if self._publisher is not None:
+                self._depth += 1
+                metrics.outbox_depth.set(self._depth)
+                self._publisher.notify()
+        for queue in self._subscribers:
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                log.warning("event subscriber is full; event %s not given to it", event.id)
+        return event
+
+    def subscribe(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
+        """A queue that receives every event emitted from now on (in-process, no broker)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(queue)
+
+    async def start(self) -> None:
+        """Start publishing (events left in the outbox by an earlier run go first)."""
+        if self._publisher is None or self._task is not None:
+            return
+        self._task = asyncio.create_task(self._publisher.run(), name="event-publisher")
+
+    async def stop(self) -> None:
+        """Deliver what is pending if the broker is reachable (up to the stop timeout), say
+        offline, disconnect. Whatever is left stays in the outbox for the next start."""
+        if self._task is not None and self._publisher is not None:
+            self._publisher.request_stop()
+            done, _ = await asyncio.wait({self._task}, timeout=self._stop_timeout)
+            if not done:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._owns_outbox:
+            self.outbox.close()
+
+    def _delivered(self, count: int) -> None:
+        self._depth = max(0, self._depth - count)
+        metrics.outbox_depth.set(self._depth)

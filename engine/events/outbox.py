@@ -1,0 +1,145 @@
+"""A durable outbox for events: SQLite tables in the engine's own database file.
+
+An event is written here before anyone tries to publish it, so a broker outage or an engine
+restart loses nothing: the publisher reads `pending()` in insertion order and deletes what the
+broker acknowledged (`mark_delivered`). Only undelivered events are kept, so the table stays as
+small as the backlog.
+
+Per-session sequence numbers live in their own table, because delivered rows are deleted and the
+next number must still continue after them (and after a restart). A session's counter is pruned
+once it has been idle for `sequence_retention_seconds` and none of its events wait here.
+
+The file is shared with other tables (sessions, keys): this class opens its own connection and
+only touches the two `event_outbox*` tables. Calls must come from one thread (the event loop's).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from engine.events.model import Event
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_outbox (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_outbox_sequence (
+    session_id TEXT PRIMARY KEY,
+    last INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+_NEXT_SEQUENCE = """
+INSERT INTO event_outbox_sequence (session_id, last, updated_at) VALUES (?, 1, ?)
+ON CONFLICT (session_id) DO UPDATE SET last = last + 1, updated_at = excluded.updated_at
+RETURNING last
+"""
+
+_PRUNE_EVERY_SECONDS = 60.0
+
+
+class Outbox:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        sequence_retention_seconds: float = 7 * 86400.0,
+        busy_timeout_seconds: float = 5.0,
+    ) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE), so an append takes the
+        # write lock before reading the sequence and two writers can never draw the same number.
+        self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a process crash; only a power loss can drop
+        # the last transactions, and it never corrupts the file.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._retention = sequence_retention_seconds
+        self._last_prune = 0.0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def append(self, event: Event, *, delivered: bool = False) -> Event:
+        """Store `event` with the session's next sequence number and return it so numbered.
+
+        The sequence on the argument is ignored. `delivered=True` only draws the number (for a
+        node without a broker: nothing will ever publish the row).
+        """
+        now = time.time()
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (sequence,) = conn.execute(_NEXT_SEQUENCE, (event.session_id, now)).fetchone()
+            numbered = event.model_copy(update={"sequence": sequence})
+            if not delivered:
+                conn.execute(
+                    "INSERT INTO event_outbox (id, session_id, sequence, payload)"
+                    " VALUES (?, ?, ?, ?)",
+                    (numbered.id, numbered.session_id, sequence, numbered.model_dump_json()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return numbered
+
+    def pending(self, limit: int = 100) -> list[Event]:
+        """The oldest undelivered events, in the order they were appended."""
+        rows = self._conn.execute(
+            "SELECT payload FROM event_outbox ORDER BY position LIMIT ?", (limit,)
+        ).fetchall()
+        return [Event.from_json(payload) for (payload,) in rows]
+
+    def mark_delivered(self, ids: Iterable[str]) -> None:
+        """Forget events the broker has acknowledged (unknown ids are ignored)."""
+        batch = [(event_id,) for event_id in ids]
+        if batch:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("DELETE FROM event_outbox WHERE id = ?", batch)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._maybe_prune_sequences()
+
+    def depth(self) -> int:
+        """How many events wait for delivery."""
+        (count,) = self._conn.execute("SELECT COUNT(*) FROM event_outbox").fetchone()
+        return int(count)
+
+    def last_sequence(self, session_id: str) -> int:
+        """The last sequence number given to a session's events (0: none yet)."""
+        row = self._conn.execute(
+            "SELECT last FROM event_outbox_sequence WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _maybe_prune_sequences(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < _PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        self.prune_sequences(time.time() - self._retention)
+
+    def prune_sequences(self, idle_before: float) -> int:
+        """Drop counters of sessions idle since before `idle_before` (epoch seconds) with
+        nothing pending; returns how many were dropped."""
+        cursor = self._conn.execute(
+            "DELETE FROM event_outbox_sequence WHERE updated_at < ? AND session_id NOT IN"
+            " (SELECT session_id FROM event_outbox)",
+            (idle_before,),
+        )
+        return cursor.rowcount

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.events.model import Event, EventKind
+from engine.events.outbox import Outbox
+
+
+def draft(session_id: str, digit: str = "1") -> Event:
+    return Event(
+        kind=EventKind.CALL_DIGIT_RECEIVED,
+        session_id=session_id,
+        node_id="node-1",
+        timestamp=datetime.now(UTC),
+        data={"digit": digit, "step": None},
+    )
+
+
+def test_sequence_is_per_session_and_starts_at_one(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    numbers = [(e.session_id, e.sequence) for e in
+               (outbox.append(draft(s)) for s in ["a", "a", "b", "a", "b"])]  # fmt: skip
+    assert numbers == [("a", 1), ("a", 2), ("b", 1), ("a", 3), ("b", 2)]
+    outbox.close()
+
+
+def test_pending_in_insertion_order_and_delivered_rows_go(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    appended = [outbox.append(draft(s, str(i))) for i, s in enumerate("abab")]
+    assert outbox.depth() == 4
+    assert [e.id for e in outbox.pending(10)] == [e.id for e in appended]
+    assert outbox.pending(10) == appended
+    assert [e.id for e in outbox.pending(2)] == [e.id for e in appended[:2]]
+    outbox.mark_delivered([appended[0].id, appended[1].id, "unknown"])
+    assert outbox.depth() == 2
+    assert [e.id for e in outbox.pending(10)] == [e.id for e in appended[2:]]
+    outbox.close()
+
+
+def test_sequence_and_pending_survive_reopening(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    first = [outbox.append(draft("a")) for _ in range(3)]
+    outbox.mark_delivered(e.id for e in first)  # all delivered: rows deleted
+    left = outbox.append(draft("a"))
+    outbox.close()
+
+    reopened = Outbox(db_path)
+    assert reopened.pending(10) == [left]
+    assert reopened.append(draft("a")).sequence == 5
+    assert reopened.last_sequence("a") == 5
+    reopened.close()
+
+
+def test_delivered_append_only_draws_the_number(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    assert outbox.append(draft("a"), delivered=True).sequence == 1
+    assert outbox.append(draft("a"), delivered=True).sequence == 2
+    assert outbox.depth() == 0
+    outbox.close()
+
+
+def test_shares_the_file_with_other_tables(db_path: Path) -> None:
+    other = sqlite3.connect(db_path)
+    other.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY)")
+    other.execute("INSERT INTO sessions VALUES ('x')")
+    other.commit()
+    outbox = Outbox(db_path)
+    outbox.append(draft("x"))
+    third = sqlite3.connect(db_path)
+    assert third.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    third.close()
+    assert other.execute("SELECT COUNT(*) FROM sessions").fetchone() == (1,)
+    assert other.execute("SELECT COUNT(*) FROM event_outbox").fetchone() == (1,)
+    other.close()
+    outbox.close()
+
+
+def test_idle_counters_are_pruned_but_not_with_pending_events(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    done = outbox.append(draft("done"))
+    outbox.mark_delivered([done.id])
+    outbox.append(draft("waiting"))
+    assert outbox.prune_sequences(idle_before=9e18) == 1
+    assert outbox.last_sequence("done") == 0
+    assert outbox.last_sequence("waiting") == 1
+    outbox.close()
