@@ -1,12 +1,12 @@
 """The engine's whole error tree, split by whose fault a failure is.
 
-    EngineError
-    ├── ConfigError        the operator's configuration file is wrong (names file and field)
-    ├── FlowError          a flow author's mistake (names file:line:column where known)
-    │   └── FlowRuntimeError   found while running (a loop that never waits, a bad template value)
-    ├── RequestError       an API client's bad input (names the field); becomes a 4xx
-    └── CallError          a peer, media or worker failure during a call (SIP code and reason)
-        └── WorkerLost     the worker process holding the call died
+EngineError
+├── ConfigError        the operator's configuration file is wrong (names file and field)
+├── FlowError          a flow author's mistake (names file:line:column where known)
+│   └── FlowRuntimeError   found while running (a loop that never waits, a bad template value)
+├── RequestError       an API client's bad input (names the field); becomes a 4xx
+└── CallError          a peer, media or worker failure during a call (SIP code and reason)
+    └── WorkerLost     the worker process holding the call died
 """
 
 from __future__ import annotations

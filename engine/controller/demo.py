@@ -1,0 +1,156 @@
+"""`voice-engine demo`: one real call from the HTTP API to a SIPp callee and back.
+
+Starts SIPp as the callee behind the first trunk, the engine with its HTTP API, makes a
+Manager key, posts the reference API's sample XML request with real numbers, follows the
+session to its end and prints its timeline. Exit status 0 only when the outcome is completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+from defusedxml import ElementTree
+from rich.console import Console
+from rich.table import Table
+
+from engine.api.keys import KeyStore
+from engine.config import EngineConfig, HttpConfig
+from engine.controller.serve_cli import http_server, running_engine
+from engine.errors import EngineError
+from engine.sipp.ports import udp_port_is_free
+from engine.sipp.runner import SippError, SippUas
+
+CALLEE_SCENARIO = "uas-answer-echo-wait-bye"
+DATACONTRACT_NS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
+SAMPLE_REQUEST = (
+    '<NewOutgoingSession xmlns:i="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xmlns="http://schemas.datacontract.org/2004/07/Voice.Api.Sessions">\n'
+    "<CallerId>{caller_id}</CallerId>\n"
+    "<FlowId>{flow_id}</FlowId>\n"
+    "<NumberToDial>{number}</NumberToDial>\n"
+    "</NewOutgoingSession>"
+)
+
+
+async def run_demo(config: EngineConfig, *, flow_id: str, number: str, timeout: float) -> int:
+    console = Console(highlight=False)
+    trunk = config.trunks[0]
+    caller_id = next((n.number for n in config.numbers if n.trunk == trunk.name), None)
+    if caller_id is None:
+        raise EngineError(f"no owned number uses trunk {trunk.name!r}: nothing to call from")
+    if trunk.host not in ("127.0.0.1", "localhost") or not udp_port_is_free(trunk.port):
+        raise EngineError(
+            f"the demo's callee needs UDP {trunk.host}:{trunk.port} on loopback, free"
+            " (is another SIPp or PBX listening there?)"
+        )
+    # A free HTTP port: the demo must not collide with a `voice-engine serve` already running.
+    config = config.model_copy(update={"http": HttpConfig(host="127.0.0.1", port=free_tcp_port())})
+    try:
+        callee = SippUas(CALLEE_SCENARIO, port=trunk.port, rtp_echo=True)
+        callee.start()
+    except SippError as exc:
+        raise EngineError(f"cannot start the SIPp callee: {exc}") from exc
+    console.print(f"callee: SIPp {CALLEE_SCENARIO} on udp {trunk.host}:{trunk.port}")
+    try:
+        async with running_engine(config) as (engine, _bus):
+            keys = KeyStore(config.store.path)
+            key_name = f"demo-{int(time.time() * 1000)}"
+            key = keys.create(["Manager"], name=key_name)
+            server = http_server(config, engine, keys)
+            http_task = asyncio.ensure_future(server.serve())
+            try:
+                await _until(lambda: server.started, 10, "the HTTP API did not start")
+                base_url = f"http://{config.http.host}:{config.http.port}"
+                console.print(f"engine: HTTP API on {base_url}, Manager key {key_name!r}")
+                session = await _call(console, base_url, key, caller_id, flow_id, number, timeout)
+            finally:
+                keys.revoke(key_name)
+                keys.close()
+                server.should_exit = True
+                await http_task
+    finally:
+        callee.close()
+    _print_timeline(console, session)
+    outcome = session.get("outcome")
+    console.print(f"outcome: [bold]{outcome}[/bold]")
+    return 0 if outcome == "completed" else 1
+
+
+async def _call(
+    console: Console,
+    base_url: str,
+    key: str,
+    caller_id: str,
+    flow_id: str,
+    number: str,
+    timeout: float,
+) -> dict[str, Any]:
+    body = SAMPLE_REQUEST.format(caller_id=caller_id, flow_id=flow_id, number=number)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ) as client:
+        console.print("POST /sessions/outgoing (application/xml):")
+        console.print(body, markup=False)
+        response = await client.post(
+            "/sessions/outgoing",
+            content=body.encode(),
+            headers={"Accept": "application/xml", "Content-Type": "application/xml"},
+        )
+        console.print(f"-> {response.status_code} {response.reason_phrase}")
+        if response.status_code != 200:
+            console.print(response.text, markup=False)
+            raise EngineError(f"the API refused the sample request ({response.status_code})")
+        root = ElementTree.fromstring(response.content)
+        session_id = root.findtext(f"{{{DATACONTRACT_NS}}}Id")
+        if not session_id:
+            raise EngineError("the API's answer has no session Id")
+        console.print(f"session {session_id}: following it to its end")
+        deadline = time.monotonic() + timeout
+        while True:
+            state = await client.get(
+                f"/sessions/{session_id}", headers={"Accept": "application/json"}
+            )
+            state.raise_for_status()
+            session: dict[str, Any] = state.json()
+            if session.get("ended"):
+                return session
+            if time.monotonic() > deadline:
+                raise EngineError(f"session {session_id} did not end within {timeout:g} s")
+            await asyncio.sleep(0.1)
+
+
+def _print_timeline(console: Console, session: dict[str, Any]) -> None:
+    table = Table(title=f"session {session.get('id')} (flow {session.get('flowId')})")
+    table.add_column("t (s)", justify="right")
+    table.add_column("time (UTC)")
+    table.add_column("what happened")
+    entries = session.get("log") or []
+    start: datetime | None = None
+    for entry in entries:
+        moment = datetime.fromisoformat(str(entry["date"]).replace("Z", "+00:00"))
+        start = start or moment
+        table.add_row(
+            f"{(moment - start).total_seconds():.3f}",
+            moment.strftime("%H:%M:%S.%f")[:-3],
+            str(entry["message"]),
+        )
+    console.print(table)
+
+
+async def _until(predicate: Any, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise EngineError(message)
+        await asyncio.sleep(0.02)
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,298 @@
+"""The engine: sessions, trunk dialers, the worker pool and one CallDriver per live call.
+
+Implements `engine.api.backend.VoiceBackend` for the HTTP API and `CallHost` for the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from typing import Any, Protocol
+
+import httpx
+
+from engine.api.backend import QueueFull
+from engine.config import EngineConfig, OwnedNumber
+from engine.controller.call import CallDriver, FlowRunLike
+from engine.controller.dialer import TrunkDialer
+from engine.controller.pool import Worker, WorkerPool
+from engine.controller.tts import TtsCache
+from engine.flow.events import SessionFacts
+from engine.flow.machine import FlowRun
+from engine.flow.registry import FlowRegistry
+from engine.ipc import messages as msg
+from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now
+from engine.sessions.store import SessionStore
+from engine.sessions.validation import validate_outgoing
+
+log = logging.getLogger(__name__)
+
+FLOW_RELOAD_INTERVAL_SECONDS = 2.0
+
+
+class EventSink(Protocol):
+    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> object: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        events: EventSink | None = None,
+        worker_log_level: int = 1,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.store = SessionStore(config.store.path)
+        self.flows = FlowRegistry(config.flows_dir)
+        self.tts = TtsCache(config.tts.cache_dir, config.tts.voice, config.workers.clock_rate)
+        self.recordings_dir = config.recordings_dir
+        self.http = httpx.AsyncClient()
+        self.pool = WorkerPool(
+            config.workers,
+            config.trunks,
+            on_message=self._on_worker_message,
+            on_lost=self._on_worker_lost,
+            log_level=worker_log_level,
+        )
+        self.dialers = {trunk.name: TrunkDialer(trunk, self.pool) for trunk in config.trunks}
+        self.calls: dict[str, CallDriver] = {}
+        """Live sessions by id, from creation to their final state."""
+        self._legs: dict[str, CallDriver] = {}
+        self._rng = rng
+        self._draining = False
+        self._stopped = False
+        self._reload_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.flows.load_all()
+        self._recover_unfinished()
+        await self.pool.start()
+        for dialer in self.dialers.values():
+            dialer.start()
+        self._reload_task = asyncio.ensure_future(self._reload_flows())
+
+    async def stop(self, drain_seconds: float | None = None) -> None:
+        """Drain: refuse new sessions, let live calls finish until the deadline, then hang up."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._draining = True
+        deadline = self.config.drain_seconds if drain_seconds is None else drain_seconds
+        for dialer in self.dialers.values():
+            for call in list(dialer.queue):
+                dialer.remove(call)
+                call.fail_before_placing("engine shutting down")
+        live = [call.done.wait() for call in self.calls.values()]
+        if live:
+            log.info("draining %d call(s) for up to %.0f s", len(live), deadline)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*live), deadline)
+        for call in list(self.calls.values()):
+            call.end()
+        pending = [call.done.wait() for call in self.calls.values()]
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*pending), 10)
+        for dialer in self.dialers.values():
+            await dialer.stop()
+        if self._reload_task is not None:
+            self._reload_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload_task
+        await self.pool.stop()
+        for call in list(self.calls.values()):
+            call.on_worker_lost()
+        await self.http.aclose()
+        self.store.close()
+
+    def _recover_unfinished(self) -> None:
+        for session in self.store.unfinished(self.config.node_id):
+            session.outcome = Outcome.FAILED
+            session.call_state = CallState.DISCONNECTED
+            session.sip_reason = "engine restarted during the call"
+            session.date_completed = utc_now()
+            self.store.save(session)
+            self.log_session(session, "outcome: failed (engine restarted during the call)")
+
+    async def _reload_flows(self) -> None:
+        while True:
+            await asyncio.sleep(FLOW_RELOAD_INTERVAL_SECONDS)
+            try:
+                self.flows.reload_changed()
+            except Exception:
+                log.exception("reloading flows failed")
+
+    # ------------------------------------------------------------------ VoiceBackend
+
+    async def create_outgoing_session(
+        self, flow_id: str, number_to_dial: str, caller_id: str | None
+    ) -> Session:
+        requested_at = time.monotonic()
+        if self._draining:
+            raise QueueFull(retry_after_seconds=5, message="the engine is shutting down")
+        request = validate_outgoing(
+            flow_id,
+            number_to_dial,
+            caller_id,
+            flow_ids=self.flows.ids(),
+            numbers=self.config.numbers,
+            usable_trunks=self.dialers.keys(),
+            rng=self._rng,
+        )
+        dialer = self.dialers[request.trunk]
+        if dialer.is_full():
+            raise QueueFull(
+                retry_after_seconds=max(1, round(1 / dialer.trunk.max_calls_per_second))
+            )
+        session = Session(
+            id=uuid.uuid4().hex,
+            flow_id=request.flow_id,
+            destination=request.number_to_dial,
+            from_address=request.caller_id,
+            trunk=request.trunk,
+            node_id=self.config.node_id,
+        )
+        session.log.append(
+            LogEntry(
+                session.date_created,
+                f"created: flow {session.flow_id}, dialling {session.destination}"
+                f" from {session.from_address} via {session.trunk}",
+            )
+        )
+        self.store.insert(session)
+        self._emit(
+            session,
+            "session.created",
+            {
+                "flow_id": session.flow_id,
+                "destination": session.destination,
+                "from_address": session.from_address,
+                "trunk": session.trunk,
+            },
+        )
+        call = CallDriver(
+            self,
+            session,
+            self.config.trunk(request.trunk),
+            legs_needed=self._legs_needed(session.flow_id),
+            requested_at=requested_at,
+        )
+        self.calls[session.id] = call
+        dialer.enqueue(call)
+        return session
+
+    def get_session(self, session_id: str) -> Session | None:
+        call = self.calls.get(session_id)
+        return call.session if call is not None else self.store.get(session_id)
+
+    def list_sessions(self, skip: int, take: int) -> tuple[list[Session], int]:
+        return self.store.page(skip, take)
+
+    async def end_session(self, session_id: str) -> Session | None:
+        call = self.calls.get(session_id)
+        if call is None:
+            return self.store.get(session_id)
+        dialer = self.dialers[call.trunk.name]
+        if call.worker is None and dialer.remove(call):
+            call.cancel_queued()
+        else:
+            call.end()
+        return call.session
+
+    def phone_numbers(self) -> list[OwnedNumber]:
+        return list(self.config.numbers)
+
+    def readiness(self) -> dict[str, bool]:
+        checks = {
+            "workers": bool(self.pool.ready_workers()) or self.config.workers.min_workers == 0,
+            "store": self.store.writable(),
+            "accepting": not self._draining,
+        }
+        state = getattr(self.events, "state", None)
+        if state is not None:
+            checks["broker"] = state in ("connected", "spooling", "disabled")
+        return checks
+
+    # ------------------------------------------------------------------ CallHost
+
+    def log_session(self, session: Session, message: str) -> None:
+        entry = LogEntry(utc_now(), message)
+        session.log.append(entry)
+        self.store.append_log(session.id, len(session.log) - 1, entry)
+        log.info("[session=%s] %s", session.id, message)
+
+    def save_session(self, session: Session) -> None:
+        self.store.save(session)
+
+    def emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
+        self._emit(session, kind, data)
+
+    def new_flow_run(self, session: Session) -> FlowRunLike:
+        flow = self.flows.get(session.flow_id)
+        facts = SessionFacts(
+            id=session.id,
+            flow=session.flow_id,
+            destination=session.destination,
+            caller_id=session.from_address,
+            answered_at=(session.date_answered or utc_now()).isoformat(),
+        )
+        return FlowRun(flow, facts, registry_lookup=self.flows.get)
+
+    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None:
+        self.pool.bind_leg(worker, leg_id)
+        self._legs[leg_id] = call
+
+    def leg_ended(self, worker: Worker, leg_id: str) -> None:
+        self.pool.leg_ended(worker, leg_id)
+
+    def release_reservation(self, worker: Worker, slots: int) -> None:
+        self.pool.release_reservation(worker, slots)
+
+    def call_finished(self, call: CallDriver) -> None:
+        self.calls.pop(call.session.id, None)
+        if call.worker is not None:
+            self.dialers[call.trunk.name].call_ended()
+
+    # ------------------------------------------------------------------ worker messages
+
+    def _on_worker_message(self, worker: Worker, message: msg.FromWorker) -> None:
+        call_id = getattr(message, "call_id", None)
+        if call_id is None:
+            if isinstance(message, msg.CommandFailed):
+                log.warning(
+                    "worker %d: %s failed: %s", worker.worker_id, message.command, message.reason
+                )
+            return
+        call = self._legs.get(call_id)
+        if isinstance(message, msg.CallEnded):
+            self._legs.pop(call_id, None)
+            self.pool.leg_ended(worker, call_id)
+        if call is not None:
+            call.on_worker_message(call_id, message)
+
+    def _on_worker_lost(self, worker: Worker, legs: set[str]) -> None:
+        calls = {self._legs.pop(leg) for leg in legs if leg in self._legs}
+        for call in calls:
+            call.on_worker_lost()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.emit(session.id, kind, data)
+        except Exception:  # an event must never break the call path
+            log.exception("[session=%s] event %s not emitted", session.id, kind)
+
+    def _legs_needed(self, flow_id: str) -> int:
+        return 2 if self.flows.uses_step_type(flow_id, "dial") else 1

@@ -1,0 +1,358 @@
+"""The worker pool: spawn SIP worker processes, route calls by load, notice deaths, shrink.
+
+Each worker is `python -m engine.worker` with one end of a Unix socketpair; the controller never
+imports pjsua2. A worker holds at most `calls_per_worker` legs; a slot is reserved before the
+MakeCall is sent and freed when the leg's CallEnded arrives (or the worker dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.config import TrunkConfig, WorkersConfig
+from engine.ipc.codec import decode_from_worker, encode
+from engine.ipc.messages import (
+    ConfigureTrunk,
+    FromWorker,
+    Message,
+    Ready,
+    Shutdown,
+    Stats,
+    StatsRequest,
+)
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 15.0
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    STOPPING = "stopping"
+    DEAD = "dead"
+
+
+class NoWorkerAvailable(Exception):
+    """A worker could not be started (the message says why)."""
+
+
+@dataclass(eq=False)
+class Worker:
+    slot: int
+    """Index in the pool; decides the worker's SIP and RTP port ranges."""
+    worker_id: int
+    """Unique for the life of the controller."""
+    process: asyncio.subprocess.Process
+    writer: asyncio.StreamWriter
+    capacity: int
+    state: WorkerState = WorkerState.STARTING
+    sip_port: int = 0
+    legs: set[str] = field(default_factory=set)
+    reserved: int = 0
+    idle_since: float = field(default_factory=time.monotonic)
+    stats: Stats | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def load(self) -> int:
+        return len(self.legs) + self.reserved
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.load if self.state is WorkerState.READY else 0
+
+    def send(self, message: Message) -> None:
+        if self.state is not WorkerState.DEAD and not self.writer.is_closing():
+            self.writer.write(encode(message))
+
+
+MessageHandler = Callable[[Worker, FromWorker], None]
+LossHandler = Callable[[Worker, set[str]], None]
+
+
+def configure_trunk_message(trunk: TrunkConfig, public_address: str) -> ConfigureTrunk:
+    scheme = "sips" if trunk.transport == "tls" else "sip"
+    transport = "" if trunk.transport == "udp" else f";transport={trunk.transport}"
+    user = trunk.username or "voice-engine"
+    return ConfigureTrunk(
+        name=trunk.name,
+        registrar_uri=f"{scheme}:{trunk.host}:{trunk.port}{transport}"
+        if trunk.registration
+        else None,
+        id_uri=f"{scheme}:{user}@{trunk.host if trunk.registration else public_address}",
+        username=trunk.username,
+        password=trunk.password.get_secret_value() if trunk.password else None,
+        realm=trunk.realm,
+        register_expires=trunk.register_expires,
+        transport=trunk.transport,
+    )
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        config: WorkersConfig,
+        trunks: list[TrunkConfig],
+        on_message: MessageHandler,
+        on_lost: LossHandler,
+        log_level: int = 1,
+    ) -> None:
+        self.config = config
+        self._trunks = trunks
+        self._on_message = on_message
+        self._on_lost = on_lost
+        self._log_level = log_level
+        self.workers: dict[int, Worker] = {}
+        """By slot."""
+        self._next_id = 1
+        self._capacity_changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._spawning = 0
+        self._closing = False
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        starting = [self._spawn() for _ in range(self.config.min_workers)]
+        await asyncio.gather(*starting)
+        self._background(self._shrink_loop())
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._closing = True
+        workers = list(self.workers.values())
+        for worker in workers:
+            worker.state = WorkerState.STOPPING
+            worker.send(Shutdown())
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.process.wait(), timeout)
+            except TimeoutError:
+                log.warning(
+                    "worker %d did not stop in %.0f s: killing it", worker.worker_id, timeout
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
+                await worker.process.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # ------------------------------------------------------------------ capacity
+
+    def ready_workers(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.state is WorkerState.READY]
+
+    def free_slots(self) -> int:
+        return sum(w.free for w in self.ready_workers())
+
+    def total_capacity(self) -> int:
+        return self.config.max_workers * self.config.calls_per_worker
+
+    async def acquire(self, slots: int = 1) -> Worker:
+        """Reserve `slots` legs on one worker (the least loaded), starting a worker if needed.
+
+        Waits while the pool is full; raises NoWorkerAvailable when a needed worker cannot start.
+        """
+        if slots > self.config.calls_per_worker:
+            raise NoWorkerAvailable(f"{slots} legs do not fit in one worker")
+        while True:
+            candidates = [w for w in self.ready_workers() if w.free >= slots]
+            if candidates:
+                worker = min(candidates, key=lambda w: (w.load, w.slot))
+                worker.reserved += slots
+                return worker
+            if self._closing:
+                raise NoWorkerAvailable("the engine is stopping")
+            if len(self.workers) < self.config.max_workers:
+                worker = await self._spawn()
+                if worker.free >= slots:
+                    worker.reserved += slots
+                    return worker
+                continue
+            async with self._capacity_changed:
+                await self._capacity_changed.wait()
+
+    def bind_leg(self, worker: Worker, leg_id: str) -> None:
+        """Turn one reserved slot into a leg (just before its MakeCall is sent)."""
+        worker.reserved = max(0, worker.reserved - 1)
+        worker.legs.add(leg_id)
+
+    def release_reservation(self, worker: Worker, slots: int = 1) -> None:
+        worker.reserved = max(0, worker.reserved - slots)
+        self._notify_capacity()
+
+    def leg_ended(self, worker: Worker, leg_id: str) -> None:
+        worker.legs.discard(leg_id)
+        if worker.load == 0:
+            worker.idle_since = time.monotonic()
+        self._notify_capacity()
+
+    def request_stats(self) -> None:
+        for worker in self.ready_workers():
+            worker.send(StatsRequest())
+
+    # ------------------------------------------------------------------ processes
+
+    def _free_slot(self) -> int:
+        slot = 0
+        while slot in self.workers:
+            slot += 1
+        return slot
+
+    async def _spawn(self) -> Worker:
+        slot = self._free_slot()
+        worker_id = self._next_id
+        self._next_id += 1
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        sip_port = self.config.sip_port_base + slot if self.config.sip_port_base else 0
+        rtp_base = self.config.rtp_port_base + slot * self.config.rtp_ports_per_worker
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "engine.worker",
+                "--worker-id",
+                str(worker_id),
+                "--ipc-fd",
+                str(theirs.fileno()),
+                "--sip-port",
+                str(sip_port),
+                "--bind-address",
+                self.config.public_address,
+                "--rtp-port-base",
+                str(rtp_base),
+                "--rtp-port-count",
+                str(self.config.rtp_ports_per_worker),
+                "--clock-rate",
+                str(self.config.clock_rate),
+                "--max-calls",
+                str(self.config.calls_per_worker),
+                "--log-level",
+                str(self._log_level),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 20)
+        worker = Worker(
+            slot=slot,
+            worker_id=worker_id,
+            process=process,
+            writer=writer,
+            capacity=self.config.calls_per_worker,
+        )
+        self.workers[slot] = worker
+        self._background(self._read(worker, reader))
+        self._background(self._watch(worker))
+        try:
+            await asyncio.wait_for(worker.ready.wait(), READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise NoWorkerAvailable(f"worker {worker_id} did not become ready") from None
+        if worker.state is not WorkerState.READY:
+            raise NoWorkerAvailable(f"worker {worker_id} exited while starting")
+        for trunk in self._trunks:
+            worker.send(configure_trunk_message(trunk, self.config.public_address))
+        log.info("worker %d ready on SIP port %d (pid %d)", worker_id, worker.sip_port, process.pid)
+        self._notify_capacity()
+        return worker
+
+    async def _read(self, worker: Worker, reader: asyncio.StreamReader) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            try:
+                message = decode_from_worker(line)
+            except ValueError:
+                log.error("worker %d sent an unreadable message: %r", worker.worker_id, line[:200])
+                continue
+            if isinstance(message, Ready):
+                worker.sip_port = message.sip_port
+                if worker.state is WorkerState.STARTING:
+                    worker.state = WorkerState.READY
+                worker.ready.set()
+            elif isinstance(message, Stats):
+                worker.stats = message
+            else:
+                try:
+                    self._on_message(worker, message)
+                except Exception:
+                    log.exception(
+                        "handling %s from worker %d failed", message.type, worker.worker_id
+                    )
+
+    async def _watch(self, worker: Worker) -> None:
+        returncode = await worker.process.wait()
+        expected = worker.state is WorkerState.STOPPING
+        worker.state = WorkerState.DEAD
+        worker.ready.set()
+        worker.writer.close()
+        if self.workers.get(worker.slot) is worker:
+            del self.workers[worker.slot]
+        lost = set(worker.legs)
+        worker.legs.clear()
+        worker.reserved = 0
+        if not expected:
+            log.error(
+                "worker %d (pid %d) exited with status %s holding %d call(s)",
+                worker.worker_id,
+                worker.process.pid,
+                returncode,
+                len(lost),
+            )
+        if lost:
+            self._on_lost(worker, lost)
+        self._notify_capacity()
+        if not expected and not self._closing:
+            self.restarts += 1
+            if len(self.workers) < max(self.config.min_workers, 1):
+                with contextlib.suppress(NoWorkerAvailable):
+                    await self._spawn()
+
+    async def _shrink_loop(self) -> None:
+        interval = min(5.0, self.config.idle_shrink_seconds / 2)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            idle = sorted(
+                (
+                    w
+                    for w in self.ready_workers()
+                    if w.load == 0 and now - w.idle_since >= self.config.idle_shrink_seconds
+                ),
+                key=lambda w: -w.slot,
+            )
+            surplus = len(self.ready_workers()) - self.config.min_workers
+            for worker in idle[: max(0, surplus)]:
+                log.info("worker %d idle: stopping it", worker.worker_id)
+                worker.state = WorkerState.STOPPING
+                worker.send(Shutdown())
+
+    def _notify_capacity(self) -> None:
+        async def notify() -> None:
+            async with self._capacity_changed:
+                self._capacity_changed.notify_all()
+
+        self._background(notify())
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

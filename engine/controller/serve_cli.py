@@ -1,0 +1,129 @@
+"""`voice-engine serve` and `voice-engine demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import uvicorn
+
+from engine.api.app import create_app
+from engine.api.keys import KeyStore
+from engine.config import EngineConfig, load_config
+from engine.controller.engine import Engine
+from engine.events.bus import EventBus
+from engine.logs import secrets_of, setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser("serve", help="run the engine and its HTTP API")
+    serve.add_argument("--host", help="HTTP address (default: http.host from the config)")
+    serve.add_argument("--port", type=int, help="HTTP port (default: http.port from the config)")
+    serve.set_defaults(func=_serve)
+
+    demo = subparsers.add_parser(
+        "demo", help="call a local SIPp callee through the engine and print the session timeline"
+    )
+    demo.add_argument("--flow", default="greeting", help="FlowId to run (default: greeting)")
+    demo.add_argument(
+        "--number", default="+18144043093", help="NumberToDial (default: +18144043093)"
+    )
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the end")
+    demo.set_defaults(func=_demo)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.host:
+        config.http.host = args.host
+    if args.port is not None:
+        config.http.port = args.port
+    setup_logging(config.logging, secrets_of(config))
+    asyncio.run(serve(config))
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def running_engine(config: EngineConfig) -> AsyncIterator[tuple[Engine, EventBus]]:
+    """The engine with its event bus, started; drained and stopped on exit."""
+    bus = EventBus.from_config(config)
+    await bus.start()
+    engine = Engine(config, events=bus)
+    try:
+        await engine.start()
+    except BaseException:
+        await engine.stop(drain_seconds=0)
+        await bus.stop()
+        raise
+    try:
+        yield engine, bus
+    finally:
+        await engine.stop()
+        await bus.stop()
+
+
+def http_server(config: EngineConfig, engine: Engine, keys: KeyStore) -> uvicorn.Server:
+    app = create_app(engine, keys)
+    server_config = uvicorn.Config(
+        app,
+        host=config.http.host,
+        port=config.http.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    return _EngineHttpServer(server_config)
+
+
+class _EngineHttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: SIGTERM first drains the engine (serve())."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(config: EngineConfig) -> None:
+    keys = KeyStore(config.store.path)
+    async with running_engine(config) as (engine, _bus):
+        server = http_server(config, engine, keys)
+        log.info(
+            "voice-engine %s listening on http://%s:%d",
+            config.node_id,
+            config.http.host,
+            config.http.port,
+        )
+        stop_requested = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_requested.set)
+        http_task = asyncio.ensure_future(server.serve())
+        stop_task = asyncio.ensure_future(stop_requested.wait())
+        await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        # The API stays up while draining: sessions can be followed, new ones get 503.
+        log.info("stopping: draining live calls for up to %.0f s", config.drain_seconds)
+        await engine.stop()
+        server.should_exit = True
+        await http_task
+    keys.close()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from engine.controller.demo import run_demo
+
+    config = load_config(args.config)
+    return asyncio.run(
+        run_demo(config, flow_id=args.flow, number=args.number, timeout=args.timeout)
+    )
+
+
+def default_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent

@@ -1,0 +1,94 @@
+"""Text to speech: espeak-ng renders, sox converts to 8 kHz mono PCM16, the result is cached.
+
+The cache key covers everything that changes the audio, so a prompt is rendered once per
+(text, voice, rate) for the life of the cache folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from engine.errors import CallError
+
+
+class TtsCache:
+    def __init__(self, cache_dir: Path, default_voice: str, sample_rate: int = 8000) -> None:
+        self.cache_dir = cache_dir
+        self.default_voice = default_voice
+        self.sample_rate = sample_rate
+        self._pending: dict[Path, asyncio.Future[Path]] = {}
+
+    def path_for(self, text: str, voice: str | None, rate_wpm: int | None) -> Path:
+        key = f"{voice or self.default_voice}\0{rate_wpm or 0}\0{self.sample_rate}\0{text}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.cache_dir / digest[:2] / f"{digest}.wav"
+
+    async def render(
+        self, text: str, voice: str | None = None, rate_wpm: int | None = None
+    ) -> Path:
+        target = self.path_for(text, voice, rate_wpm)
+        if target.exists():
+            return target
+        pending = self._pending.get(target)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
+        self._pending[target] = future
+        try:
+            await self._synthesise(text, voice or self.default_voice, rate_wpm, target)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here so a render nobody else awaited is not reported
+            raise
+        else:
+            future.set_result(target)
+        finally:
+            del self._pending[target]
+        return target
+
+    async def _synthesise(self, text: str, voice: str, rate_wpm: int | None, target: Path) -> None:
+        for tool in ("espeak-ng", "sox"):
+            if shutil.which(tool) is None:
+                raise CallError(f"text to speech needs {tool}, which is not installed")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        raw = target.with_suffix(f".{os.getpid()}.raw.wav")
+        converted = target.with_suffix(f".{os.getpid()}.tmp.wav")
+        espeak = ["espeak-ng", "-v", voice, "-w", str(raw)]
+        if rate_wpm:
+            espeak += ["-s", str(rate_wpm)]
+        try:
+            await _run([*espeak, "--", text])
+            await _run(
+                [
+                    "sox",
+                    str(raw),
+                    "-r",
+                    str(self.sample_rate),
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    str(converted),
+                ]
+            )
+            converted.replace(target)
+        finally:
+            raw.unlink(missing_ok=True)
+            converted.unlink(missing_ok=True)
+
+
+async def _run(argv: list[str]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    if process.returncode != 0:
+        message = stderr.decode(errors="replace").strip().splitlines()
+        raise CallError(f"{argv[0]} failed: {message[-1] if message else process.returncode}")

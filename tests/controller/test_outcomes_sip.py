@@ -1,0 +1,126 @@
+"""Every session outcome, through the real engine, real pjsua2 workers and real SIPp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.sessions.model import CallState, Outcome
+from engine.sipp.runner import SippUas
+from tests.support.engine import engine_config, messages, running, wait_for_end, wait_until
+
+pytestmark = pytest.mark.sip
+
+DESTINATION = "+18144043093"
+
+
+async def place(
+    tmp_path: Path,
+    scenario: str,
+    *,
+    flow: str = "greeting",
+    trunk: dict[str, Any] | None = None,
+    keys: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[Any, str]:
+    with SippUas(scenario, rtp_echo=True, keys=keys) as uas:
+        config = engine_config(tmp_path, uas.port, trunk=trunk)
+        async with running(config) as engine:
+            created = await engine.create_outgoing_session(flow, DESTINATION, "+12025550143")
+            session = await wait_for_end(engine, created.id, timeout)
+        return session, uas.messages_text()
+
+
+async def test_answered_call_runs_the_flow_and_completes(tmp_path: Path) -> None:
+    session, sip = await place(tmp_path, "uas-answer-echo-wait-bye")
+    assert session.outcome is Outcome.COMPLETED
+    assert session.call_state is CallState.DISCONNECTED
+    log = messages(session)
+    answered = log.index("answered")
+    assert any(m.startswith("INVITE sent") for m in log[:answered])
+    assert any("(say) started" in m for m in log[answered:])
+    assert f"X-Session-Id: {session.id}" in sip
+    assert "X-Engine: voice-engine" not in sip  # the test trunk has no extra headers
+    assert "From: <sip:+12025550143@" in sip or "From: sip:+12025550143@" in sip
+
+
+async def test_busy(tmp_path: Path) -> None:
+    session, _ = await place(tmp_path, "uas-busy-486")
+    assert (session.outcome, session.sip_code) == (Outcome.BUSY, 486)
+    assert session.sip_reason
+    assert "answered" not in messages(session)
+
+
+async def test_declined_is_rejected(tmp_path: Path) -> None:
+    session, _ = await place(tmp_path, "uas-decline-603")
+    assert (session.outcome, session.sip_code) == (Outcome.REJECTED, 603)
+
+
+async def test_unavailable_is_failed_with_code(tmp_path: Path) -> None:
+    session, _ = await place(tmp_path, "uas-unavailable-503")
+    assert (session.outcome, session.sip_code) == (Outcome.FAILED, 503)
+
+
+async def test_ring_timeout_sends_cancel_and_is_no_answer(tmp_path: Path) -> None:
+    session, sip = await place(tmp_path, "uas-ringing-no-answer", trunk={"ring_timeout_seconds": 1})
+    assert session.outcome is Outcome.NO_ANSWER
+    assert "CANCEL sip:" in sip
+    assert any(m.startswith("ringing (180") for m in messages(session))
+
+
+async def test_delete_before_answer_cancels(tmp_path: Path) -> None:
+    with SippUas("uas-ringing-no-answer") as uas:
+        async with running(engine_config(tmp_path, uas.port)) as engine:
+            created = await engine.create_outgoing_session("greeting", DESTINATION, None)
+            await wait_until(
+                lambda: any(m.startswith("ringing") for m in messages(created)), what="ringing"
+            )
+            await engine.end_session(created.id)
+            session = await wait_for_end(engine, created.id)
+        assert "CANCEL sip:" in uas.messages_text()
+    assert session.outcome is Outcome.CANCELED
+    assert session.from_address in ("+12025550143", "+12025550144")
+
+
+async def test_early_media_does_not_start_the_flow(tmp_path: Path) -> None:
+    session, _ = await place(tmp_path, "uas-early-media-183-answer")
+    log = messages(session)
+    assert session.outcome is Outcome.COMPLETED
+    assert log.index("answered") < next(i for i, m in enumerate(log) if "(say) started" in m)
+    assert any(m.startswith("ringing (183") for m in log)
+
+
+async def test_remote_hangup_mid_flow_completes(tmp_path: Path) -> None:
+    session, _ = await place(tmp_path, "uas-answer-hangup-after-delay", keys={"hangup_ms": "500"})
+    assert session.outcome is Outcome.COMPLETED
+    assert any(m.startswith("hang-up by far end") for m in messages(session))
+
+
+@pytest.mark.parametrize(
+    ("password", "outcome"), [("secret", Outcome.COMPLETED), ("wrong", Outcome.FAILED)]
+)
+async def test_digest_401(tmp_path: Path, password: str, outcome: Outcome) -> None:
+    session, sip = await place(
+        tmp_path,
+        "uas-auth-401",
+        trunk={"username": "alice", "password": password},
+    )
+    assert session.outcome is outcome
+    assert "Authorization: Digest" in sip
+    if outcome is Outcome.FAILED:
+        assert session.sip_code == 403
+
+
+async def test_proxy_auth_407(tmp_path: Path) -> None:
+    session, sip = await place(
+        tmp_path, "uas-auth-407", trunk={"username": "alice", "password": "secret"}
+    )
+    assert session.outcome is Outcome.COMPLETED
+    assert "Proxy-Authorization: Digest" in sip
+
+
+async def test_request_uri_without_plus(tmp_path: Path) -> None:
+    _, sip = await place(tmp_path, "uas-busy-486", trunk={"plus_in_request_uri": False})
+    assert "INVITE sip:18144043093@127.0.0.1" in sip

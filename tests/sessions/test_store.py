@@ -1,0 +1,65 @@
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from engine.sessions.model import CallState, LogEntry, Outcome, Session
+from engine.sessions.store import SessionStore
+
+
+def make_session(session_id: str, created: datetime) -> Session:
+    return Session(
+        id=session_id,
+        flow_id="greeting",
+        destination="+18144043093",
+        from_address="+12025550143",
+        trunk="local-sipp",
+        date_created=created,
+        node_id="node-1",
+        log=[LogEntry(created, "created")],
+    )
+
+
+def test_session_and_log_survive_reopening(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    created = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    session = make_session("s1", created)
+    store.insert(session)
+    session.call_state = CallState.DISCONNECTED
+    session.outcome = Outcome.BUSY
+    session.sip_code = 486
+    session.sip_reason = "Busy Here"
+    session.date_completed = created + timedelta(seconds=2)
+    store.save(session)
+    store.append_log("s1", 1, LogEntry(created + timedelta(seconds=1), "INVITE sent"))
+    store.close()
+
+    reopened = SessionStore(db).get("s1")
+    assert reopened is not None
+    assert reopened.outcome is Outcome.BUSY
+    assert (reopened.sip_code, reopened.sip_reason) == (486, "Busy Here")
+    assert reopened.call_state is CallState.DISCONNECTED
+    assert reopened.date_completed == created + timedelta(seconds=2)
+    assert [e.message for e in reopened.log] == ["created", "INVITE sent"]
+
+
+def test_list_is_newest_first_and_paged(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "engine.db")
+    start = datetime(2026, 11, 26, tzinfo=UTC)
+    for index in range(5):
+        store.insert(make_session(f"s{index}", start + timedelta(minutes=index)))
+    page, total = store.page(skip=1, take=2)
+    assert total == 5
+    assert [s.id for s in page] == ["s3", "s2"]
+
+
+def test_unfinished_sessions_are_found_for_recovery(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "engine.db")
+    now = datetime.now(UTC)
+    store.insert(make_session("live", now))
+    done = make_session("done", now)
+    done.outcome = Outcome.COMPLETED
+    store.insert(done)
+    assert [s.id for s in store.unfinished("node-1")] == ["live"]
+    assert store.unfinished("node-2") == []
+    assert store.get("missing") is None
+    assert store.writable()
