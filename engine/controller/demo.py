@@ -1,20 +1,26 @@
 """`voice-engine demo`: one real call from the HTTP API to a SIPp callee and back.
 
-Starts SIPp as the callee behind the first trunk, the engine with its HTTP API, makes a
-Manager key, posts the reference API's sample XML request with real numbers, follows the
-session to its end and prints its timeline. Exit status 0 only when the outcome is completed.
+Starts SIPp as the callee behind the first trunk, a private mosquitto, the engine with its HTTP
+API, makes a Manager key, posts the reference API's sample XML request with real numbers,
+follows the session to its end and prints its timeline, the MQTT events received for it and
+the metrics that changed. Exit status 0 only when the outcome is completed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiomqtt
 import httpx
 from defusedxml import ElementTree
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -22,6 +28,7 @@ from engine.api.keys import KeyStore
 from engine.config import EngineConfig, HttpConfig
 from engine.controller.serve_cli import http_server, running_engine
 from engine.errors import EngineError
+from engine.events.local_broker import MosquittoBroker
 from engine.sipp.ports import udp_port_is_free
 from engine.sipp.runner import SippError, SippUas
 
@@ -56,7 +63,16 @@ async def run_demo(config: EngineConfig, *, flow_id: str, number: str, timeout: 
     except SippError as exc:
         raise EngineError(f"cannot start the SIPp callee: {exc}") from exc
     console.print(f"callee: SIPp {CALLEE_SCENARIO} on udp {trunk.host}:{trunk.port}")
+    broker = MosquittoBroker()
+    metrics_before = _metric_samples()
     try:
+        await asyncio.to_thread(broker.start)
+        config = config.model_copy(
+            update={"mqtt": config.mqtt.model_copy(update={"url": broker.url})}
+        )
+        console.print(f"events: mosquitto on {broker.url}, topics {config.mqtt.topic_prefix}/#")
+        mqtt_events: list[dict[str, Any]] = []
+        listener = asyncio.ensure_future(_listen(broker.url, config.mqtt.topic_prefix, mqtt_events))
         async with running_engine(config) as (engine, _bus):
             keys = KeyStore(config.store.path)
             key_name = f"demo-{int(time.time() * 1000)}"
@@ -73,9 +89,18 @@ async def run_demo(config: EngineConfig, *, flow_id: str, number: str, timeout: 
                 keys.close()
                 server.should_exit = True
                 await http_task
+            await _until(
+                lambda: any(e.get("kind") == "session.completed" for e in mqtt_events),
+                10,
+                "the session.completed event did not arrive over MQTT",
+            )
+        listener.cancel()
     finally:
         callee.close()
+        await asyncio.to_thread(broker.close)
     _print_timeline(console, session)
+    _print_events(console, [e for e in mqtt_events if e.get("session_id") == session.get("id")])
+    _print_metric_changes(console, metrics_before, _metric_samples())
     outcome = session.get("outcome")
     console.print(f"outcome: [bold]{outcome}[/bold]")
     return 0 if outcome == "completed" else 1
@@ -139,6 +164,58 @@ def _print_timeline(console: Console, session: dict[str, Any]) -> None:
             moment.strftime("%H:%M:%S.%f")[:-3],
             str(entry["message"]),
         )
+    console.print(table)
+
+
+async def _listen(url: str, prefix: str, into: list[dict[str, Any]]) -> None:
+    address = urlsplit(url)
+    async with aiomqtt.Client(address.hostname or "127.0.0.1", address.port or 1883) as client:
+        await client.subscribe(f"{prefix}/sessions/+/events/#", qos=1)
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | str):
+                into.append(json.loads(payload))
+
+
+def _print_events(console: Console, events: list[dict[str, Any]]) -> None:
+    table = Table(title="MQTT events received (QoS 1)")
+    table.add_column("seq", justify="right")
+    table.add_column("time (UTC)")
+    table.add_column("kind")
+    table.add_column("data")
+    for event in sorted(events, key=lambda e: int(e.get("sequence", 0))):
+        data = event.get("data") or {}
+        table.add_row(
+            str(event.get("sequence")),
+            str(event.get("timestamp", ""))[11:23],
+            str(event.get("kind")),
+            " ".join(f"{k}={v}" for k, v in data.items() if v is not None),
+        )
+    console.print(table)
+
+
+def _metric_samples() -> dict[str, float]:
+    text = generate_latest(REGISTRY).decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("voice_engine_") and not sample.name.endswith("_created"):
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def _print_metric_changes(
+    console: Console, before: dict[str, float], after: dict[str, float]
+) -> None:
+    table = Table(title="metrics that changed (/metrics)")
+    table.add_column("sample", overflow="fold")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for name, value in after.items():
+        old = before.get(name, 0.0)
+        if value != old and "_bucket" not in name:
+            table.add_row(name, f"{old:g}", f"{value:g}")
     console.print(table)
 
 

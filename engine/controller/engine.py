@@ -19,6 +19,7 @@ from engine.api.backend import QueueFull
 from engine.config import EngineConfig, OwnedNumber
 from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
+from engine.controller.observe import LiveGauges, record_event
 from engine.controller.pool import Worker, WorkerPool
 from engine.controller.tts import TtsCache
 from engine.flow.events import SessionFacts
@@ -32,6 +33,7 @@ from engine.sessions.validation import validate_outgoing
 log = logging.getLogger(__name__)
 
 FLOW_RELOAD_INTERVAL_SECONDS = 2.0
+WORKER_STATS_INTERVAL_SECONDS = 5.0
 
 
 class EventSink(Protocol):
@@ -69,6 +71,8 @@ class Engine:
         self._draining = False
         self._stopped = False
         self._reload_task: asyncio.Task[None] | None = None
+        self._stats_task: asyncio.Task[None] | None = None
+        self._gauges: LiveGauges | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -79,6 +83,8 @@ class Engine:
         for dialer in self.dialers.values():
             dialer.start()
         self._reload_task = asyncio.ensure_future(self._reload_flows())
+        self._stats_task = asyncio.ensure_future(self._poll_worker_stats())
+        self._gauges = LiveGauges(self.dialers.values(), self.pool)
 
     async def stop(self, drain_seconds: float | None = None) -> None:
         """Drain: refuse new sessions, let live calls finish until the deadline, then hang up."""
@@ -104,10 +110,13 @@ class Engine:
                 await asyncio.wait_for(asyncio.gather(*pending), 10)
         for dialer in self.dialers.values():
             await dialer.stop()
-        if self._reload_task is not None:
-            self._reload_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reload_task
+        for task in (self._reload_task, self._stats_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._gauges is not None:
+            self._gauges.close()
         await self.pool.stop()
         for call in list(self.calls.values()):
             call.on_worker_lost()
@@ -130,6 +139,11 @@ class Engine:
                 self.flows.reload_changed()
             except Exception:
                 log.exception("reloading flows failed")
+
+    async def _poll_worker_stats(self) -> None:
+        while True:
+            self.pool.request_stats()
+            await asyncio.sleep(WORKER_STATS_INTERVAL_SECONDS)
 
     # ------------------------------------------------------------------ VoiceBackend
 
@@ -228,7 +242,7 @@ class Engine:
         entry = LogEntry(utc_now(), message)
         session.log.append(entry)
         self.store.append_log(session.id, len(session.log) - 1, entry)
-        log.info("[session=%s] %s", session.id, message)
+        log.debug("%s", message, extra={"session_id": session.id})
 
     def save_session(self, session: Session) -> None:
         self.store.save(session)
@@ -287,12 +301,20 @@ class Engine:
     # ------------------------------------------------------------------ helpers
 
     def _emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
+        """Metrics, one log line and the event itself; none of them may break the call path."""
+        context = {"session_id": session.id}
+        try:
+            record_event(session.flow_id, session.trunk, kind, data)
+        except Exception:
+            log.exception("metrics for event %s failed", kind, extra=context)
+        details = " ".join(f"{key}={value}" for key, value in data.items() if value is not None)
+        log.info("%s %s", kind, details, extra=context)
         if self.events is None:
             return
         try:
             self.events.emit(session.id, kind, data)
-        except Exception:  # an event must never break the call path
-            log.exception("[session=%s] event %s not emitted", session.id, kind)
+        except Exception:
+            log.exception("event %s not emitted", kind, extra=context)
 
     def _legs_needed(self, flow_id: str) -> int:
         return 2 if self.flows.uses_step_type(flow_id, "dial") else 1
