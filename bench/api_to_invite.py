@@ -1,0 +1,216 @@
+"""Time from the HTTP API request to the INVITE reaching SIPp, p50 and p99.
+
+    .venv/bin/python bench/api_to_invite.py [--sessions 200] [--rate 10]
+
+`voice-engine serve` runs as its own process on a temporary config (free ports, its own
+store); SIPp answers every call and the flow hangs up at once. The client stamps the wall
+clock just before sending each POST; SIPp's message trace stamps the INVITE's arrival; the
+X-Session-Id header pairs them. Both clocks are this machine's. Results go to
+bench/results/api-to-invite.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.sipp.runner import SippUas  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "api-to-invite.json"
+TRACE_BLOCK = re.compile(
+    r"^-{20,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n"
+    r"UDP message received \[\d+\] bytes :\n\n(INVITE [^\n]*\n(?:[^\n]+\n)*?)\n",
+    re.MULTILINE,
+)
+SESSION_HEADER = re.compile(r"^X-Session-Id:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def machine() -> dict[str, object]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_config(root: Path, sipp_port: int, http_port: int, workers: int) -> Path:
+    config = {
+        "node_id": "bench",
+        "http": {"host": "127.0.0.1", "port": http_port},
+        "store": {"path": "var/engine.db"},
+        "flows_dir": str(ROOT / "bench" / "flows"),
+        "recordings_dir": "var/recordings",
+        "tts": {"cache_dir": str(ROOT / "var" / "tts-cache")},
+        "workers": {"min_workers": workers, "max_workers": workers},
+        "trunks": [{"name": "sipp", "host": "127.0.0.1", "port": sipp_port}],
+        "numbers": [{"number": "+12025550143", "trunk": "sipp"}],
+        "logging": {"level": "WARNING"},
+        "drain_seconds": 5,
+    }
+    path = root / "config" / "engine.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def invite_arrivals(trace: str) -> dict[str, float]:
+    arrivals: dict[str, float] = {}
+    for stamp, message in TRACE_BLOCK.findall(trace):
+        session = SESSION_HEADER.search(message)
+        if session and session.group(1) not in arrivals:
+            local = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f")
+            arrivals[session.group(1)] = local.timestamp()
+    return arrivals
+
+
+async def drive(base: str, key: str, sessions: int, rate: float) -> dict[str, float]:
+    sent_at: dict[str, float] = {}
+    failures: list[str] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=10
+    ) as client:
+
+        async def one() -> None:
+            started = time.time()
+            response = await client.post(
+                "/sessions/outgoing",
+                json={"flowId": "quick-hangup", "numberToDial": "+18144043093"},
+            )
+            if response.status_code != 200:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+                return
+            sent_at[response.json()["id"]] = started
+
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.1
+        tasks = []
+        for index in range(sessions):
+            await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
+            tasks.append(asyncio.ensure_future(one()))
+        await asyncio.gather(*tasks)
+        deadline = time.monotonic() + 60
+        pending = set(sent_at)
+        while pending and time.monotonic() < deadline:
+            for session_id in list(pending)[:50]:
+                state = (await client.get(f"/sessions/{session_id}")).json()
+                if state["ended"]:
+                    pending.discard(session_id)
+            await asyncio.sleep(0.2)
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
+    return sent_at
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0, help="requests per second")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-api-") as folder,
+        SippUas(
+            "uas-answer-echo-wait-bye", rtp_echo=True, extra_args=["-buff_size", "4194304"]
+        ) as uas,
+    ):
+        root = Path(folder)
+        http_port = free_tcp_port()
+        config = write_config(root, uas.port, http_port, args.workers)
+        cli = [sys.executable, "-m", "engine.cli", "--config", str(config)]
+        key = subprocess.run(
+            [*cli, "keys", "create", "--role", "Manager", "--name", "bench"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        server = subprocess.Popen([*cli, "serve"], stdout=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{http_port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("voice-engine serve did not become ready")
+                time.sleep(0.05)
+            sent_at = asyncio.run(drive(base, key, args.sessions, args.rate))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+        arrivals = invite_arrivals(uas.messages_text())
+
+    delays_ms = [
+        (arrivals[session] - sent) * 1000
+        for session, sent in sent_at.items()
+        if session in arrivals
+    ]
+    missing = len(sent_at) - len(delays_ms)
+    result = {
+        "benchmark": "api_to_invite",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["bench/api_to_invite.py", *sys.argv[1:]]),
+        "machine": machine(),
+        "sessions": args.sessions,
+        "rate_per_second": args.rate,
+        "workers": args.workers,
+        "invites_seen": len(delays_ms),
+        "invites_missing": missing,
+        "p50_ms": round(statistics.median(delays_ms), 3),
+        "p99_ms": round(percentile(delays_ms, 0.99), 3),
+        "max_ms": round(max(delays_ms), 3),
+        "mean_ms": round(statistics.fmean(delays_ms), 3),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if missing == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
