@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from engine.api.app import create_app
+from engine.api.keys import KeyStore
 from engine.sessions.model import CallState, Outcome
 from engine.sipp.runner import SippUas
 from tests.support.engine import engine_config, messages, running, wait_for_end, wait_until
@@ -124,3 +127,39 @@ async def test_proxy_auth_407(tmp_path: Path) -> None:
 async def test_request_uri_without_plus(tmp_path: Path) -> None:
     _, sip = await place(tmp_path, "uas-busy-486", trunk={"plus_in_request_uri": False})
     assert "INVITE sip:18144043093@127.0.0.1" in sip
+
+
+async def test_delete_through_the_api_cancels_a_ringing_call(tmp_path: Path) -> None:
+    with SippUas("uas-ringing-no-answer") as uas:
+        async with running(engine_config(tmp_path, uas.port)) as engine:
+            keys = KeyStore(":memory:")
+            key = keys.create(["Manager"], name="ops")
+            transport = httpx.ASGITransport(app=create_app(engine, keys))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://engine",
+                headers={"Authorization": f"Bearer {key}"},
+            ) as client:
+                response = await client.post(
+                    "/sessions/outgoing",
+                    json={"flowId": "greeting", "numberToDial": DESTINATION},
+                )
+                assert response.status_code == 200, response.text
+                session_id = response.json()["id"]
+                await wait_until(
+                    lambda: (
+                        (s := engine.get_session(session_id)) is not None
+                        and s.call_state is CallState.RINGING
+                        and any(m.startswith("ringing") for m in messages(s))
+                    ),
+                    what="ringing",
+                )
+                deleted = await client.delete(f"/sessions/{session_id}")
+                assert deleted.status_code == 200, deleted.text
+                await wait_for_end(engine, session_id)
+                final = (await client.get(f"/sessions/{session_id}.xml")).text
+                missing = await client.delete("/sessions/no-such-session")
+        assert "CANCEL sip:" in uas.messages_text()
+    assert "<Outcome>canceled</Outcome>" in final
+    assert "<CallState>Disconnected</CallState>" in final
+    assert missing.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from tests.support.engine import FLOWS, TTS_CACHE
 
 pytestmark = pytest.mark.sip
 
+TRUNK_PASSWORD = "trunk-pass-4711"
 NS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
 SAMPLE = (
     '<NewOutgoingSession xmlns:i="http://www.w3.org/2001/XMLSchema-instance"'
@@ -47,7 +49,16 @@ def write_config(root: Path, sipp_port: int, http_port: int) -> Path:
         "recordings_dir": "var/recordings",
         "tts": {"cache_dir": str(TTS_CACHE)},
         "workers": {"min_workers": 1, "max_workers": 1},
-        "trunks": [{"name": "sipp", "host": "127.0.0.1", "port": sipp_port}],
+        "trunks": [
+            {
+                "name": "sipp",
+                "host": "127.0.0.1",
+                "port": sipp_port,
+                "username": "engine",
+                "password": TRUNK_PASSWORD,
+            }
+        ],
+        "logging": {"format": "json", "level": "INFO"},
         "numbers": [{"number": "+12025550143", "trunk": "sipp"}],
         "drain_seconds": 2,
     }
@@ -73,10 +84,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, SippUas]]:
     with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         port = free_tcp_port()
         config = write_config(tmp_path, uas.port, port)
+        log_file = (tmp_path / "serve.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "--config", str(config), "serve"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log_file,
         )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -86,7 +98,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, SippUas]]:
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
             assert time.monotonic() < deadline, "voice-engine serve did not start"
             time.sleep(0.05)
         try:
@@ -98,8 +110,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, SippUas]]:
             finally:
                 if process.poll() is None:
                     os.kill(process.pid, signal.SIGKILL)
-                assert process.stderr is not None
-                process.stderr.close()
+                log_file.close()
 
 
 def follow(client: httpx.Client, session_id: str, timeout: float = 30) -> dict[str, object]:
@@ -203,3 +214,24 @@ def test_rejected_requests_dial_nothing(served: tuple[str, Path, SippUas]) -> No
         listed = client.get("/sessions").json()
     assert listed["total"] == 0
     assert "INVITE" not in uas.messages_text()
+
+
+def test_logs_are_json_lines_with_session_ids_and_no_secrets(
+    served: tuple[str, Path, SippUas],
+) -> None:
+    base, config, _ = served
+    key = cli(config, "keys", "create", "--role", "Manager", "--name", "ops")
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+        created = client.post(
+            "/sessions/outgoing", json={"flowId": "greeting", "numberToDial": "+18144043093"}
+        ).json()
+        follow(client, created["id"])
+    text = (config.parent.parent / "serve.log").read_text()
+    assert key not in text
+    assert TRUNK_PASSWORD not in text
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    events = [r for r in records if r.get("session_id") == created["id"]]
+    kinds = [r["message"].split()[0] for r in events]
+    assert kinds[0] == "session.created"
+    assert "call.answered" in kinds
+    assert kinds[-1] == "session.completed"
