@@ -99,6 +99,7 @@ class CallDriver:
         self._canceled_by_us = False
         self._ring_timed_out = False
         self._hangup_requested = False
+        self._worker_lost = False
         self._final_code: int | None = None
         self._final_reason: str | None = None
         self._invite_sent_at: float | None = None
@@ -246,6 +247,7 @@ class CallDriver:
     def on_worker_lost(self) -> None:
         self.host.log_session(self.session, "worker lost")
         self._main_ended = True
+        self._worker_lost = True
         self._final_code = None
         self._final_reason = "worker lost"
         for leg in list(self._second_legs.values()):
@@ -307,6 +309,10 @@ class CallDriver:
         self._finish_after_hangup()
 
     def _finish_after_hangup(self) -> None:
+        if self._worker_lost:
+            # The flow can finish inside on_worker_lost (RemoteHangup): still a failure.
+            self._finish(Outcome.FAILED, None, "worker lost")
+            return
         if self._second_legs and self.worker is not None:
             return  # waits for the second legs' CallEnded
         if self._answered:

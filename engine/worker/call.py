@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING
 
 import pjsua2 as pj
@@ -10,6 +12,15 @@ from engine.ipc.messages import CallProgress, DigitReceived, TransferResult
 
 if TYPE_CHECKING:
     from engine.worker.worker import Worker
+
+DIGIT_TRACE_ENV = "VOICE_ENGINE_DIGIT_TRACE"
+"""Optional instrumentation (bench/digit_latency.py): when this names a file, every digit's
+arrival is appended to it as `<time.monotonic_ns()> <call_id> <digit>` (off by default)."""
+
+
+def _trace_digit(path: str, call_id: str, digit: str) -> None:
+    with open(path, "a") as trace:
+        trace.write(f"{time.monotonic_ns()} {call_id} {digit}\n")
 
 
 class WorkerCall(pj.Call):
@@ -66,6 +77,9 @@ class WorkerCall(pj.Call):
             self.worker.call_answered(self)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        trace = os.environ.get(DIGIT_TRACE_ENV)
+        if trace:
+            _trace_digit(trace, self.call_id, prm.digit)
         self.worker.send(DigitReceived(call_id=self.call_id, digit=prm.digit))
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:

@@ -292,17 +292,23 @@ class Worker:
         audio = self._audio(msg.call_id)
         if not Path(msg.path).is_file():
             raise CommandError(f"no such file: {msg.path}")
-        if msg.playback_id in self.playbacks:
+        # Ids are the flow's ("playback-1"), unique within one call only: key them by call.
+        key = f"{msg.call_id}/{msg.playback_id}"
+        if key in self.playbacks:
             raise CommandError(f"playback_id {msg.playback_id} is already playing")
         playback = Playback(msg.call_id, msg.playback_id, msg.loop, self._playback_eof)
         playback.start(msg.path, audio)
-        self.playbacks[msg.playback_id] = playback
+        self.playbacks[key] = playback
 
     def _playback_eof(self, playback: Playback) -> None:
         self.deferred.append(lambda: self._end_playback(playback, stopped=False))
 
     def _end_playback(self, playback: Playback, stopped: bool) -> None:
-        key = playback.playback_id or f"beep:{id(playback)}"
+        key = (
+            f"{playback.call_id}/{playback.playback_id}"
+            if playback.playback_id
+            else f"beep:{id(playback)}"
+        )
         if self.playbacks.pop(key, None) is None:
             return  # already ended (EOF and StopPlayback crossed)
         if playback.playback_id is None:
@@ -321,13 +327,14 @@ class Worker:
         del playback
 
     def _stop_playback(self, msg: m.StopPlayback) -> None:
-        playback = self.playbacks.get(msg.playback_id)
-        if playback is not None and playback.call_id == msg.call_id:
+        playback = self.playbacks.get(f"{msg.call_id}/{msg.playback_id}")
+        if playback is not None:
             self._end_playback(playback, stopped=True)
 
     def _start_recording(self, msg: m.StartRecording) -> None:
         audio = self._audio(msg.call_id)
-        if msg.recording_id in self.recordings:
+        key = f"{msg.call_id}/{msg.recording_id}"
+        if key in self.recordings:
             raise CommandError(f"recording_id {msg.recording_id} is already recording")
         recording = Recording(
             msg.call_id, msg.recording_id, msg.path, msg.max_seconds, msg.silence_seconds
@@ -337,10 +344,10 @@ class Worker:
             beep.start(self._beep(), audio)
             recording.beep = beep
             self.playbacks[f"beep:{id(beep)}"] = beep
-            self.recordings[msg.recording_id] = recording
+            self.recordings[key] = recording
         else:
             recording.start(audio)
-            self.recordings[msg.recording_id] = recording
+            self.recordings[key] = recording
 
     def _begin_recording(self, recording: Recording) -> None:
         call = self.calls.get(recording.call_id)
@@ -372,7 +379,7 @@ class Worker:
                 self._end_recording(recording, reason)
 
     def _end_recording(self, recording: Recording, reason: StopReason) -> None:
-        if self.recordings.pop(recording.recording_id, None) is None:
+        if self.recordings.pop(f"{recording.call_id}/{recording.recording_id}", None) is None:
             return
         if recording.beep is not None:
             beep, recording.beep = recording.beep, None
@@ -390,8 +397,8 @@ class Worker:
         )
 
     def _stop_recording(self, msg: m.StopRecording) -> None:
-        recording = self.recordings.get(msg.recording_id)
-        if recording is not None and recording.call_id == msg.call_id:
+        recording = self.recordings.get(f"{msg.call_id}/{msg.recording_id}")
+        if recording is not None:
             self._end_recording(recording, "stopped")
 
     def _send_digits(self, msg: m.SendDigits) -> None:
