@@ -19,8 +19,14 @@ def _registrars() -> list[Registrar]:
     from engine.api import keys_cli
     from engine.controller import serve_cli
     from engine.flow import cli as flows_cli
+    from engine.loadtest import cli as loadtest_cli
 
-    registrars: list[Registrar] = [serve_cli.register, keys_cli.register, flows_cli.register]
+    registrars: list[Registrar] = [
+        serve_cli.register,
+        keys_cli.register,
+        flows_cli.register,
+        loadtest_cli.register,
+    ]
     return registrars
 
 

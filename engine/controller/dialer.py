@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -95,6 +96,11 @@ class TrunkDialer:
         self.active = max(0, self.active - 1)
         self._wake.set()
 
+    def retry_after_seconds(self) -> int:
+        """A client's wait before retrying a refused request: the queue drains at the trunk's
+        rate (an estimate: calls also wait for a free concurrent call)."""
+        return max(1, math.ceil(len(self.queue) / self.trunk.max_calls_per_second))
+
     def position(self, call: CallDriver) -> int | None:
         try:
             return self.queue.index(call)
@@ -126,4 +132,10 @@ class TrunkDialer:
             self.queue.popleft()
             self.bucket.take()
             self.active += 1
-            call.place(worker)
+            try:
+                call.place(worker)
+            except Exception:
+                # One broken call must not stop this trunk's queue (nothing may wait forever).
+                log.exception("[session=%s] placing the call failed", call.session.id)
+                if not call.done.is_set():
+                    call.fail_before_placing("placing the call failed")

@@ -117,7 +117,8 @@ class WorkerPool:
         self._next_id = 1
         self._capacity_changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._spawning = 0
+        self._starting_slots: set[int] = set()
+        """Slots whose worker process is being created (not yet in `workers`)."""
         self._closing = False
         self.restarts = 0
 
@@ -161,6 +162,37 @@ class WorkerPool:
     def total_capacity(self) -> int:
         return self.config.max_workers * self.config.calls_per_worker
 
+    def worker_count(self) -> int:
+        """Workers alive or being started (what max_workers limits)."""
+        return len(self.workers) + len(self._starting_slots)
+
+    def _starting_count(self) -> int:
+        starting = sum(1 for w in self.workers.values() if w.state is WorkerState.STARTING)
+        return starting + len(self._starting_slots)
+
+    def _grow_ahead(self) -> None:
+        """Start a worker in the background when less than one worker's worth of slots is free.
+
+        Spawning takes about 0.25 s; growing only when a call finds no slot would stall the
+        dialer for that long every `calls_per_worker` calls during a ramp.
+        """
+        if self._closing or self.worker_count() >= self.config.max_workers:
+            return
+        headroom = self.free_slots() + self._starting_count() * self.config.calls_per_worker
+        if headroom >= self.config.calls_per_worker:
+            return
+
+        slot = self._take_slot()  # now, not when the task first runs: counted at once
+
+        async def grow() -> None:
+            try:
+                await self._spawn(slot)
+            except NoWorkerAvailable as exc:
+                log.error("could not add a worker: %s", exc)
+                self._notify_capacity()  # wake acquire(): it may start one itself, or fail
+
+        self._background(grow())
+
     async def acquire(self, slots: int = 1) -> Worker:
         """Reserve `slots` legs on one worker (the least loaded), starting a worker if needed.
 
@@ -173,13 +205,15 @@ class WorkerPool:
             if candidates:
                 worker = min(candidates, key=lambda w: (w.load, w.slot))
                 worker.reserved += slots
+                self._grow_ahead()
                 return worker
             if self._closing:
                 raise NoWorkerAvailable("the engine is stopping")
-            if len(self.workers) < self.config.max_workers:
+            if self._starting_count() == 0 and self.worker_count() < self.config.max_workers:
                 worker = await self._spawn()
                 if worker.free >= slots:
                     worker.reserved += slots
+                    self._grow_ahead()
                     return worker
                 continue
             async with self._capacity_changed:
@@ -208,12 +242,25 @@ class WorkerPool:
 
     def _free_slot(self) -> int:
         slot = 0
-        while slot in self.workers:
+        while slot in self.workers or slot in self._starting_slots:
             slot += 1
         return slot
 
-    async def _spawn(self) -> Worker:
+    def _take_slot(self) -> int:
         slot = self._free_slot()
+        self._starting_slots.add(slot)
+        return slot
+
+    async def _spawn(self, slot: int | None = None) -> Worker:
+        # The slot is taken before the first await: two spawns at once must not share ports.
+        if slot is None:
+            slot = self._take_slot()
+        try:
+            return await self._start_worker(slot)
+        finally:
+            self._starting_slots.discard(slot)
+
+    async def _start_worker(self, slot: int) -> Worker:
         worker_id = self._next_id
         self._next_id += 1
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -246,6 +293,9 @@ class WorkerPool:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 20)
@@ -257,6 +307,7 @@ class WorkerPool:
             capacity=self.config.calls_per_worker,
         )
         self.workers[slot] = worker
+        self._starting_slots.discard(slot)
         self._background(self._read(worker, reader))
         self._background(self._watch(worker))
         try:
@@ -321,10 +372,13 @@ class WorkerPool:
             self._on_lost(worker, lost)
         self._notify_capacity()
         if not expected and not self._closing:
+            # A new worker takes the dead one's place (the shrink loop retires it if idle).
             self.restarts += 1
-            if len(self.workers) < max(self.config.min_workers, 1):
-                with contextlib.suppress(NoWorkerAvailable):
+            if self.worker_count() < self.config.max_workers:
+                try:
                     await self._spawn()
+                except NoWorkerAvailable as exc:
+                    log.error("could not replace worker %d: %s", worker.worker_id, exc)
 
     async def _shrink_loop(self) -> None:
         interval = min(5.0, self.config.idle_shrink_seconds / 2)

@@ -1,0 +1,247 @@
+"""The reference for the engine's throughput: bare pjsua2, N processes x 4 calls, no controller.
+
+Each process has one Endpoint configured like an engine worker (8 kHz bridge, null sound device,
+one polling thread) and places the calls whose index i satisfies i % N == k at the absolute time
+start + i / rate. A call plays a WAV once answered and is hung up `--call-seconds` later. A call
+due while the process already holds 4 calls counts as failed ("no free call slot").
+
+    python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
+        --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+MAX_CALLS = 4  # pjsua2-python is built with PJSUA_MAX_CALLS = 4
+
+
+def worker_main(
+    index: int, args: argparse.Namespace, go: Any, start_at: Any, out: Any
+) -> None:  # pragma: no cover - a benchmark
+    import pjsua2 as pj
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.maxCalls = MAX_CALLS
+    cfg.medConfig.threadCnt = 0
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.ecTailLen = 0
+    cfg.medConfig.noVad = True
+    cfg.logConfig.level = 0
+    cfg.logConfig.consoleLevel = 0
+    ep.libInit(cfg)
+    ep.audDevManager().setNullDev()
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    transport = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    ep.libStart()
+    acfg = pj.AccountConfig()
+    acfg.idUri = "sip:bare@127.0.0.1"
+    acfg.sipConfig.transportId = transport
+    acfg.regConfig.registerOnAdd = False
+    acfg.mediaConfig.transportConfig.port = args.rtp_base + index * 40
+    acfg.mediaConfig.transportConfig.portRange = 40
+    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    account = pj.Account()
+    account.create(acfg)
+    out.put(("ready", index, None))
+    go.wait()
+    start = start_at.value
+    cpu_at_start = time.process_time()  # excludes the interpreter's and PJSIP's start-up
+
+    deferred: list[Any] = []
+    results: list[dict[str, Any]] = []
+
+    class BareCall(pj.Call):
+        def __init__(self, number: int) -> None:
+            super().__init__(account)
+            self.number = number
+            self.made = 0.0
+            self.answered = 0.0
+            self.player: Any = None
+            self.hangup_at = 0.0
+            self.status = 0
+            self.hung = False
+
+        def onCallState(self, prm: Any) -> None:
+            info = self.getInfo()
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered:
+                self.answered = time.monotonic()
+                self.hangup_at = self.answered + args.call_seconds
+                deferred.append(lambda: play(self))
+            elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self.status = info.lastStatusCode
+                deferred.append(lambda: finish(self))
+
+    calls: dict[int, BareCall] = {}
+
+    def play(call: BareCall) -> None:
+        try:
+            info = call.getInfo()
+            for media_index, media in enumerate(info.media):
+                if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == (
+                    pj.PJSUA_CALL_MEDIA_ACTIVE
+                ):
+                    player = pj.AudioMediaPlayer()
+                    player.createPlayer(args.wav, pj.PJMEDIA_FILE_NO_LOOP)
+                    player.startTransmit(call.getAudioMedia(media_index))
+                    call.player = player
+                    return
+        except pj.Error as exc:
+            results.append({"n": call.number, "ok": False, "cause": f"play: {exc.status}"})
+
+    def finish(call: BareCall) -> None:
+        calls.pop(call.number, None)
+        ok = call.answered > 0 and call.hangup_at > 0 and time.monotonic() >= call.hangup_at
+        results.append(
+            {
+                "n": call.number,
+                "ok": ok,
+                "cause": "" if ok else f"sip {call.status}",
+                "setup": call.answered - call.made if call.answered else None,
+                "made": call.made - start,
+            }
+        )
+        call.player = None
+
+    def place(number: int) -> None:
+        call = BareCall(number)
+        call.made = time.monotonic()
+        try:
+            call.makeCall(args.target, pj.CallOpParam(True))
+        except pj.Error as exc:
+            results.append({"n": number, "ok": False, "cause": f"makeCall {exc.status}"})
+            return
+        calls[number] = call
+
+    def hang_up_due(now: float) -> None:
+        for call in list(calls.values()):
+            if call.hangup_at and now >= call.hangup_at and not call.hung:
+                call.hung = True
+                with contextlib.suppress(pj.Error):
+                    call.hangup(pj.CallOpParam())
+
+    due = list(range(index, args.calls, args.processes))
+    position = 0
+    while position < len(due) or calls:
+        ep.libHandleEvents(2)
+        while deferred:
+            deferred.pop(0)()
+        now = time.monotonic()
+        while position < len(due) and start + due[position] / args.rate <= now:
+            number = due[position]
+            position += 1
+            if len(calls) >= MAX_CALLS:
+                results.append({"n": number, "ok": False, "cause": "no free call slot"})
+                continue
+            place(number)
+        hang_up_due(now)
+    # A pj.Call collected after libDestroy aborts the process: no reference may survive.
+    deferred.clear()
+    gc.collect()
+    cpu = time.process_time() - cpu_at_start
+    ep.libDestroy()
+    out.put(("done", index, (results, cpu)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", required=True, help="request URI of the SIPp UAS")
+    parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument("--rate", type=float, required=True, help="calls per second in all")
+    parser.add_argument("--calls", type=int, required=True)
+    parser.add_argument("--call-seconds", type=float, default=3.0)
+    parser.add_argument("--wav", required=True, help="8 kHz mono PCM16 WAV to play")
+    parser.add_argument("--rtp-base", type=int, default=40000)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    go = context.Event()
+    start_at = context.Value("d", 0.0)
+    processes = [
+        context.Process(target=worker_main, args=(i, args, go, start_at, queue))
+        for i in range(args.processes)
+    ]
+    for process in processes:
+        process.start()
+    ready = 0
+    while ready < args.processes:
+        kind, _, _ = queue.get(timeout=120)
+        ready += kind == "ready"
+    # CLOCK_MONOTONIC is system-wide: every process places calls on one schedule.
+    start = time.monotonic() + 0.5
+    start_at.value = start
+    go.set()
+    results: list[dict[str, Any]] = []
+    cpu = 0.0
+    reported: set[int] = set()
+    deadline = start + args.calls / args.rate + args.call_seconds + 60
+    while len(reported) < args.processes and time.monotonic() < deadline:
+        try:
+            _, index, batch = queue.get(timeout=1)
+        except Empty:
+            for index, process in enumerate(processes):
+                if index not in reported and process.exitcode not in (None, 0):
+                    # PJSIP can abort a process under overload (FIELD-NOTES): its calls failed.
+                    reported.add(index)
+                    lost = range(index, args.calls, args.processes)
+                    cause = f"process died ({process.exitcode})"
+                    results.extend({"n": n, "ok": False, "cause": cause} for n in lost)
+            continue
+        reported.add(index)
+        batch_results, batch_cpu = batch
+        results.extend(batch_results)
+        cpu += batch_cpu
+    for process in processes:
+        process.join(5)
+        if process.exitcode is None:
+            process.kill()
+    elapsed = time.monotonic() - start
+    ok = [r for r in results if r["ok"]]
+    setups = sorted(r["setup"] for r in results if r.get("setup") is not None)
+    made = sorted(r["made"] for r in results if "made" in r)
+    summary = {
+        "calls": args.calls,
+        "rate": args.rate,
+        "processes": args.processes,
+        "completed": len(ok),
+        "failed": len(results) - len(ok),
+        "failures_by_cause": dict(Counter(r["cause"] for r in results if not r["ok"])),
+        "achieved_rate": round((len(made) - 1) / (made[-1] - made[0]), 2)
+        if len(made) > 1
+        else None,
+        "setup_p50_ms": round(statistics.median(setups) * 1000, 2) if setups else None,
+        "setup_p99_ms": round(setups[max(0, int(len(setups) * 0.99) - 1)] * 1000, 2)
+        if setups
+        else None,
+        "cpu_cores_mean": round(cpu / elapsed, 3),
+        "cpu_note": "pjsua2 processes only, from the schedule's start to their last call",
+    }
+    print(json.dumps(summary))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1))
+    return 0 if summary["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Load benchmarks: the engine beside two references on one SIPp UAS, in the same run.
+
+    python bench/load_bench.py latency --rates 10 50 --seconds 30     # (c) API -> INVITE
+    python bench/load_bench.py rate --rates 40 60 80 --seconds 60     # (a) sustained rate
+    python bench/load_bench.py concurrency --counts 100 200 300       # (b) concurrent calls
+    python bench/load_bench.py soak --calls 10000 --rate 50           # (d) soak
+
+References at the same rate and call length: SIPp as the caller (`scenarios/uac-3s-call.xml`,
+the machine's ceiling) and bare pjsua2 with as many processes as the engine has workers
+(`bare_pjsua2.py`). Results (JSON, with the machine's description) go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.config import load_config  # noqa: E402
+from engine.loadtest.procstat import ProcessSampler  # noqa: E402
+from engine.loadtest.runner import (  # noqa: E402
+    SOCKET_BUFFER,
+    LoadOptions,
+    LoadSippUas,
+    describe_machine,
+    run_load,
+)
+from engine.sipp.ports import free_udp_port, free_udp_port_range  # noqa: E402
+from engine.sipp.runner import SippUas  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "var" / "bench"
+CALL_SECONDS = 3.0
+DESTINATION = "+18144043093"
+
+
+def workers_for(rate: float) -> int:
+    """Worker processes for `rate` calls/s of 3-s calls: call time plus setup and teardown."""
+    return math.ceil(rate * (CALL_SECONDS + 0.5) / 4) + 2
+
+
+def media_files() -> tuple[Path, Path]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    pcm, ulaw = WORK / "tone-3s.wav", WORK / "tone-3s-ulaw.wav"
+    tone = ["synth", str(CALL_SECONDS), "sine", "440", "vol", "0.3"]
+    if not pcm.exists():
+        subprocess.run(
+            ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(pcm), *tone], check=True
+        )
+    if not ulaw.exists():
+        subprocess.run(
+            ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(ulaw), *tone], check=True
+        )
+    return pcm, ulaw
+
+
+async def engine_run(
+    uas: SippUas, rate: float, calls: int, workers: int, out: Path, flow: str = "loadtest-3s"
+) -> dict[str, Any]:
+    config = load_config(ROOT / "config" / "engine.yaml")
+    trunk = config.trunks[0].model_copy(
+        update={"max_calls_per_second": max(100.0, rate * 2), "max_concurrent_calls": 5000}
+    )
+    config = config.model_copy(update={"trunks": [trunk]})
+    assert uas.process is not None
+    options = LoadOptions(
+        rate=rate,
+        calls=calls,
+        flow_id=flow,
+        out_dir=out,
+        callee_port=uas.port,
+        callee_pid=uas.process.pid,
+        min_workers=workers,
+        max_workers=workers,
+        progress=False,
+        final_wait=60,
+    )
+    return await run_load(config, options)
+
+
+def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -> dict[str, Any]:
+    pcm, _ = media_files()
+    rtp_base = free_udp_port_range(processes * 40)
+    command = [
+        sys.executable, str(ROOT / "bench" / "bare_pjsua2.py"),
+        "--target", f"sip:{DESTINATION}@127.0.0.1:{uas.port}",
+        "--processes", str(processes), "--rate", str(rate), "--calls", str(calls),
+        "--wav", str(pcm), "--rtp-base", str(rtp_base), "--out", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=calls / rate + 240)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": result.stderr[-2000:]}
+    summary: dict[str, Any] = json.loads(lines[-1])
+    return summary
+
+
+def sipp_uac_run(uas: SippUas, rate: float, calls: int) -> dict[str, Any]:
+    _, ulaw = media_files()
+    with tempfile.TemporaryDirectory(prefix="uac-") as folder:
+        screen = Path(folder) / "screen.log"
+        command = [
+            "sipp", "-sf", str(ROOT / "bench" / "scenarios" / "uac-3s-call.xml"),
+            "-i", "127.0.0.1", "-p", str(free_udp_port()),
+            "-mi", "127.0.0.1", "-mp", str(free_udp_port_range(4)),
+            "-r", str(rate), "-m", str(calls), "-l", str(int(rate * 10) + 10),
+            "-buff_size", SOCKET_BUFFER, "-nostdin",
+            "-trace_screen", "-screen_file", str(screen),
+            f"127.0.0.1:{uas.port}",
+        ]  # fmt: skip
+        started = time.monotonic()
+        before = _children_cpu()
+        process = subprocess.run(
+            command, cwd=ulaw.parent, capture_output=True, timeout=calls / rate + 120
+        )
+        elapsed = time.monotonic() - started
+        text = screen.read_text(errors="replace") if screen.exists() else ""
+
+    def count(label: str) -> int | None:
+        match = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
+        return int(match.group(1)) if match else None
+
+    return {
+        "calls": calls,
+        "rate": rate,
+        "exit_code": process.returncode,
+        "completed": count("Successful call"),
+        "failed": count("Failed call"),
+        "cpu_cores_mean": round((_children_cpu() - before) / elapsed, 3),
+    }
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def save(kind: str, rows: list[dict[str, Any]], argv: list[str]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    document = {
+        "kind": kind,
+        "command": " ".join(["python", "bench/load_bench.py", *argv]),
+        "machine": describe_machine(),
+        "rows": rows,
+    }
+    path.write_text(json.dumps(document, indent=1))
+    return path
+
+
+def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
+        "achieved_rate", "api_to_invite", "client_to_invite", "http_latency", "setup_latency",
+        "peak_active_calls", "answered_seconds_mean", "resources", "machine_cores_mean",
+        "late_sends_over_10ms",
+    )  # fmt: skip
+    return {key: summary.get(key) for key in keys}
+
+
+async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
+    rows: list[dict[str, Any]] = []
+    with LoadSippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        if args.kind in ("latency", "rate"):
+            for rate in args.rates:
+                calls = int(rate * args.seconds)
+                workers = workers_for(rate)
+                out = WORK / f"{args.kind}-{rate:g}"
+                row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
+                row["engine"] = engine_row(await engine_run(uas, rate, calls, workers, out))
+                print(json.dumps({"rate": rate, "engine": row["engine"]["achieved_rate"]}))
+                if not args.no_refs:
+                    row["bare_pjsua2"] = bare_run(uas, rate, calls, workers, out / "bare.json")
+                    row["sipp_uac"] = sipp_uac_run(uas, rate, calls)
+                rows.append(row)
+                print(json.dumps(row, default=str)[:2000])
+        elif args.kind == "soak":
+            workers = workers_for(args.rate)
+            out = WORK / "soak"
+            summary = await engine_run(uas, args.rate, args.calls, workers, out)
+            rows.append({"rate": args.rate, "calls": args.calls, "workers": workers,
+                         "engine": engine_row(summary)})  # fmt: skip
+        elif args.kind == "concurrency":
+            for count in args.counts:
+                rows.append(await concurrency_run(uas, count))
+                print(json.dumps(rows[-1], default=str)[:2000])
+    print(save(args.kind, rows, argv))
+
+
+async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
+    """`count` held calls (RTP both ways: silence out, echo back); CPU and memory per call."""
+    from engine.controller.engine import Engine
+    from engine.loadtest.runner import FLOWS_DIR
+    from engine.sessions.model import CallState
+
+    config = load_config(ROOT / "config" / "engine.yaml")
+    workers = math.ceil(count / 4)
+    trunk = config.trunks[0].model_copy(
+        update={"port": uas.port, "max_calls_per_second": 50.0, "max_concurrent_calls": 5000}
+    )
+    with tempfile.TemporaryDirectory(prefix="conc-") as folder:
+        config = config.model_copy(
+            update={
+                "trunks": [trunk],
+                "flows_dir": FLOWS_DIR,
+                "store": config.store.model_copy(update={"path": Path(folder) / "e.db"}),
+                "workers": config.workers.model_copy(
+                    update={"min_workers": workers, "max_workers": workers}
+                ),
+            }
+        )
+        engine = Engine(config)
+        await engine.start()
+        assert uas.process is not None
+        sipp_pid = uas.process.pid
+        sampler = ProcessSampler(
+            {
+                "engine": lambda: [os.getpid()],
+                "workers": lambda: [w.process.pid for w in engine.pool.workers.values()],
+                "sipp": lambda: [sipp_pid],
+            }
+        )
+        idle = sampler.sample()
+        await asyncio.sleep(3)
+        idle = sampler.sample()
+        ids = []
+        for _ in range(count):
+            ids.append(
+                (await engine.create_outgoing_session("loadtest-hold", DESTINATION, None)).id
+            )
+        deadline = time.monotonic() + count / 50 + 30
+        while time.monotonic() < deadline:
+            states = [
+                engine.calls[i].session.call_state if i in engine.calls else None for i in ids
+            ]
+            if all(s is CallState.CONNECTED for s in states) or any(s is None for s in states):
+                break
+            await asyncio.sleep(0.2)
+        connected = sum(
+            1
+            for i in ids
+            if i in engine.calls and engine.calls[i].session.call_state is CallState.CONNECTED
+        )
+        sampler.sample()
+        samples = []
+        for _ in range(10):
+            await asyncio.sleep(1)
+            samples.append(sampler.sample())
+        still = sum(1 for i in ids if i in engine.calls)
+        calls = [engine.calls[i] for i in ids if i in engine.calls]
+        for session_id in ids:
+            await engine.end_session(session_id)
+        for call in calls:
+            await asyncio.wait_for(call.done.wait(), 30)
+        outcomes = [engine.get_session(i) for i in ids]
+        failed = Counter(
+            f"{s.outcome}: {s.sip_reason}"
+            for s in outcomes
+            if s is not None and s.outcome is not None and s.outcome.value != "completed"
+        )
+        await engine.stop(drain_seconds=10)
+
+    def mean(name: str, index: int) -> float:
+        return sum(s.groups[name][index] for s in samples) / len(samples)
+
+    cores = {name: round(mean(name, 0), 3) for name in ("engine", "workers", "sipp")}
+    rss = {name: round(mean(name, 1) / 2**20, 1) for name in ("engine", "workers", "sipp")}
+    idle_rss = {name: round(idle.groups[name][1] / 2**20, 1) for name in ("engine", "workers")}
+    engine_cores = cores["engine"] + cores["workers"]
+    return {
+        "calls": count,
+        "workers": workers,
+        "connected": connected,
+        "still_up_after_10s": still,
+        "cores": cores,
+        "machine_cores": round(sum(s.machine_cores for s in samples) / len(samples), 3),
+        "rss_mb": rss,
+        "idle_rss_mb": idle_rss,
+        "engine_cores_per_call": round(engine_cores / max(1, connected), 5),
+        "engine_rss_mb_per_call": round((rss["engine"] + rss["workers"]) / max(1, connected), 2),
+        "failures_by_cause": dict(failed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="kind", required=True)
+    for kind in ("latency", "rate"):
+        p = sub.add_parser(kind)
+        p.add_argument("--rates", type=float, nargs="+", required=True)
+        p.add_argument("--seconds", type=float, default=60)
+        p.add_argument("--no-refs", action="store_true", help="the engine only")
+    p = sub.add_parser("concurrency")
+    p.add_argument("--counts", type=int, nargs="+", required=True)
+    p = sub.add_parser("soak")
+    p.add_argument("--calls", type=int, default=10000)
+    p.add_argument("--rate", type=float, default=50)
+    argv = sys.argv[1:]
+    asyncio.run(main_async(parser.parse_args(argv), argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""What a load run observes per call, and the sink that collects the engine's timings.
+
+Times are `time.monotonic()` seconds of the load test's process. In-process runs get the
+engine's own events (`call.invite_sent` with `api_to_invite_seconds`, `call.answered`,
+`call.ended`); runs against a URL fill the same fields from polled sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class CallRecord:
+    index: int
+    scheduled: float
+    """When the request was due (absolute schedule: start + index / rate)."""
+    sent: float | None = None
+    """When the POST was handed to the HTTP client."""
+    responded: float | None = None
+    http_status: int | None = None
+    session_id: str | None = None
+    error: str | None = None
+    """Transport error or refused request (then no session exists)."""
+    invite_at: float | None = None
+    api_to_invite: float | None = None
+    """Engine side: the API handed the request to the engine -> the worker reported the INVITE."""
+    answered_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None
+    reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.error is not None or self.outcome is not None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or (self.outcome is not None and self.outcome != "completed")
+
+    @property
+    def cause(self) -> str:
+        """A short failure cause for grouping ('' for a completed call)."""
+        if self.error is not None:
+            return self.error
+        if self.outcome in (None, "completed"):
+            return ""
+        return f"{self.outcome}: {self.reason}" if self.reason else str(self.outcome)
+
+    @property
+    def setup_latency(self) -> float | None:
+        """Request sent -> call answered."""
+        if self.sent is None or self.answered_at is None:
+            return None
+        return self.answered_at - self.sent
+
+    @property
+    def client_to_invite(self) -> float | None:
+        if self.sent is None or self.invite_at is None:
+            return None
+        return self.invite_at - self.sent
+
+    def as_dict(self, origin: float) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("scheduled", "sent", "responded", "invite_at", "answered_at", "ended_at"):
+            if data[name] is not None:
+                data[name] = round(data[name] - origin, 6)
+        return data
+
+
+@dataclass
+class SessionTimes:
+    invite_at: float | None = None
+    api_to_invite: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class EventRecorder:
+    """An engine `EventSink` that keeps the timings a load report needs, by session id."""
+
+    sessions: dict[str, SessionTimes] = field(default_factory=dict)
+
+    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        now = time.monotonic()
+        times = self.sessions.setdefault(session_id, SessionTimes())
+        if kind == "call.invite_sent":
+            times.invite_at = now
+            times.api_to_invite = data.get("api_to_invite_seconds")
+        elif kind == "call.answered":
+            times.answered_at = now
+        elif kind == "call.ended":
+            times.ended_at = now
+            times.outcome = str(data.get("outcome"))
+            times.reason = data.get("sip_reason")
+
+    def fill(self, record: CallRecord) -> None:
+        if record.session_id is None:
+            return
+        times = self.sessions.get(record.session_id)
+        if times is None:
+            return
+        record.invite_at = times.invite_at
+        record.api_to_invite = times.api_to_invite
+        record.answered_at = times.answered_at
+        record.ended_at = times.ended_at
+        record.outcome = times.outcome
+        record.reason = times.reason

@@ -1,0 +1,67 @@
+"""The load report's arithmetic, without SIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.loadtest.driver import LoadPlan
+from engine.loadtest.records import CallRecord, EventRecorder
+from engine.loadtest.report import percentile, summarise, timeseries, write_report
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([], 50) is None
+
+
+def test_the_schedule_is_absolute() -> None:
+    plan = LoadPlan(rate=50, calls=3, flow_id="f", number="+1")
+    assert [plan.due(i, 10.0) for i in range(3)] == [10.0, 10.02, 10.04]
+
+
+def completed(index: int, start: float) -> CallRecord:
+    return CallRecord(
+        index=index,
+        scheduled=start,
+        sent=start,
+        responded=start + 0.002,
+        http_status=200,
+        session_id=f"s{index}",
+        invite_at=start + 0.005,
+        api_to_invite=0.004,
+        answered_at=start + 0.010,
+        ended_at=start + 3.0,
+        outcome="completed",
+    )
+
+
+def test_summary_counts_failures_by_cause_and_series_per_second(tmp_path: Path) -> None:
+    records = [completed(i, 100.0 + i * 0.5) for i in range(4)]
+    records.append(CallRecord(index=4, scheduled=102.0, sent=102.0, error="http 503 QueueFull"))
+    lost = completed(5, 102.5)
+    lost.outcome, lost.reason = "failed", "worker lost"
+    records.append(lost)
+    summary = summarise(records, 100.0, rate=2)
+    assert summary["completed"] == 4
+    assert summary["failures_by_cause"] == {"http 503 QueueFull": 1, "failed: worker lost": 1}
+    assert summary["api_to_invite"]["p50_ms"] == 4.0
+    assert summary["setup_latency"]["p99_ms"] == 10.0
+    series = timeseries(records, 100.0)
+    assert [row["offered"] for row in series[:3]] == [2, 2, 2]
+    assert max(row["active"] for row in series) >= 3
+    write_report(tmp_path, records, 100.0, 2)
+    assert (tmp_path / "report.png").exists()
+
+
+def test_the_recorder_fills_a_record_from_engine_events() -> None:
+    recorder = EventRecorder()
+    recorder.emit("s1", "call.invite_sent", {"api_to_invite_seconds": 0.003})
+    recorder.emit("s1", "call.answered", {})
+    recorder.emit("s1", "call.ended", {"outcome": "completed", "sip_reason": None})
+    record = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
+    recorder.fill(record)
+    assert record.api_to_invite == 0.003
+    assert record.outcome == "completed" and not record.failed

@@ -1,0 +1,36 @@
+"""A small load run through the whole stack: HTTP API, engine, workers, SIPp; zero failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.loadtest.runner import LoadOptions, run_load
+from tests.support.engine import engine_config
+
+pytestmark = pytest.mark.sip
+
+
+@pytest.mark.timeout(90)
+async def test_200_calls_at_20_per_second_without_a_failure(tmp_path: Path) -> None:
+    config = engine_config(
+        tmp_path, 5060, workers={"min_workers": 4, "max_workers": 12}
+    )  # the trunk's port is replaced by the load test's SIPp
+    out = tmp_path / "report"
+    summary = await run_load(
+        config,
+        LoadOptions(
+            rate=20, calls=200, flow_id="loadtest-1s", out_dir=out, final_wait=30, progress=False
+        ),
+    )
+    assert summary["failures_by_cause"] == {}
+    assert (summary["completed"], summary["failed"], summary["unfinished"]) == (200, 0, 0)
+    assert summary["achieved_rate"] == pytest.approx(20, rel=0.1)
+    assert summary["api_to_invite"]["p50_ms"] is not None
+    document = json.loads((out / "report.json").read_text())
+    assert len(document["calls"]) == 200
+    assert document["per_second"] and document["resources"]
+    assert (out / "report.md").read_text().startswith("# Load test report")
+    assert (out / "report.png").stat().st_size > 10_000
