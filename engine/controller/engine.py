@@ -164,9 +164,7 @@ class Engine:
         )
         dialer = self.dialers[request.trunk]
         if dialer.is_full():
-            raise QueueFull(
-                retry_after_seconds=max(1, round(1 / dialer.trunk.max_calls_per_second))
-            )
+            raise QueueFull(retry_after_seconds=dialer.retry_after_seconds())
         session = Session(
             id=uuid.uuid4().hex,
             flow_id=request.flow_id,

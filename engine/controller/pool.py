@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import sys
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from engine import metrics
 from engine.config import TrunkConfig, WorkersConfig
 from engine.ipc.codec import decode_from_worker, encode
 from engine.ipc.messages import (
@@ -33,6 +35,8 @@ from engine.ipc.messages import (
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 15.0
+PJSIP_LOG_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{3} ")
+"""PJSIP's own log lines ("23:19:19.308  os_core_unix.c !pjlib ..."): debug detail."""
 
 
 class WorkerState(StrEnum):
@@ -292,6 +296,7 @@ class WorkerPool:
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
             )
         except BaseException:
             ours.close()
@@ -310,6 +315,8 @@ class WorkerPool:
         self._starting_slots.discard(slot)
         self._background(self._read(worker, reader))
         self._background(self._watch(worker))
+        if process.stderr is not None:
+            self._background(_relay_log(worker_id, process.stderr))
         try:
             await asyncio.wait_for(worker.ready.wait(), READY_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -374,6 +381,7 @@ class WorkerPool:
         if not expected and not self._closing:
             # A new worker takes the dead one's place (the shrink loop retires it if idle).
             self.restarts += 1
+            metrics.worker_restarts_total.inc()
             if self.worker_count() < self.config.max_workers:
                 try:
                     await self._spawn()
@@ -410,3 +418,14 @@ class WorkerPool:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _relay_log(worker_id: int, stream: asyncio.StreamReader) -> None:
+    """A worker's stderr into the controller's log (and its redaction): PJSIP's chatter at
+    debug level, anything else (warnings, a traceback before a crash) as a warning."""
+    worker_log = logging.getLogger(f"engine.worker.{worker_id}")
+    while line := await stream.readline():
+        text = line.decode(errors="replace").rstrip()
+        if text:
+            level = logging.DEBUG if PJSIP_LOG_LINE.match(line) else logging.WARNING
+            worker_log.log(level, "%s", text)
