@@ -51,23 +51,28 @@ def of_session(subscriber: Subscriber, session_id: str) -> list[Event]:
     return [e for e in subscriber.unique_events() if e.session_id == session_id]
 
 
-def step_events(steps: list[tuple[str, str]]) -> list[str]:
-    return [kind for _ in steps for kind in ("flow.step_started", "flow.step_finished")]
-
-
-async def test_completed_session_event_sequence(tmp_path: Path) -> None:
-    with MosquittoBroker() as broker, SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+async def session_events(tmp_path: Path, scenario: str, flow: str) -> list[Event]:
+    """Place one session and return the events a real MQTT subscriber received for it."""
+    with MosquittoBroker() as broker, SippUas(scenario, rtp_echo=True) as uas:
         async with (
             subscribed(broker, EVENTS) as subscriber,
             engine_with_events(tmp_path, uas, broker) as (engine, _),
         ):
-            created = await engine.create_outgoing_session("greeting", "+18144043093", None)
+            created = await engine.create_outgoing_session(flow, "+18144043093", None)
             await wait_for_end(engine, created.id)
             await wait_until(
                 lambda: "session.completed" in kinds(of_session(subscriber, created.id)),
                 what="session.completed over MQTT",
             )
-    events = of_session(subscriber, created.id)
+    return of_session(subscriber, created.id)
+
+
+def step_events(steps: list[tuple[str, str]]) -> list[str]:
+    return [kind for _ in steps for kind in ("flow.step_started", "flow.step_finished")]
+
+
+async def test_completed_session_event_sequence(tmp_path: Path) -> None:
+    events = await session_events(tmp_path, "uas-answer-echo-wait-bye", "greeting")
     assert kinds(events) == [
         "session.created",
         "call.invite_sent",
@@ -87,18 +92,7 @@ async def test_completed_session_event_sequence(tmp_path: Path) -> None:
 
 
 async def test_busy_session_event_sequence(tmp_path: Path) -> None:
-    with MosquittoBroker() as broker, SippUas("uas-busy-486") as uas:
-        async with (
-            subscribed(broker, EVENTS) as subscriber,
-            engine_with_events(tmp_path, uas, broker) as (engine, _),
-        ):
-            created = await engine.create_outgoing_session("greeting", "+18144043093", None)
-            await wait_for_end(engine, created.id)
-            await wait_until(
-                lambda: "session.completed" in kinds(of_session(subscriber, created.id)),
-                what="session.completed over MQTT",
-            )
-    events = of_session(subscriber, created.id)
+    events = await session_events(tmp_path, "uas-busy-486", "greeting")
     assert kinds(events) == [
         "session.created",
         "call.invite_sent",
@@ -113,18 +107,7 @@ async def test_busy_session_event_sequence(tmp_path: Path) -> None:
 
 async def test_digit_driven_session_event_sequence(tmp_path: Path) -> None:
     # uas-send-dtmf plays "1#" after answering; press-0-agent's menu takes one digit.
-    with MosquittoBroker() as broker, SippUas("uas-send-dtmf") as uas:
-        async with (
-            subscribed(broker, EVENTS) as subscriber,
-            engine_with_events(tmp_path, uas, broker) as (engine, _),
-        ):
-            created = await engine.create_outgoing_session("press-0-agent", "+18144043093", None)
-            await wait_for_end(engine, created.id)
-            await wait_until(
-                lambda: "session.completed" in kinds(of_session(subscriber, created.id)),
-                what="session.completed over MQTT",
-            )
-    events = of_session(subscriber, created.id)
+    events = await session_events(tmp_path, "uas-send-dtmf", "press-0-agent")
     names = kinds(events)
     digit = names.index("call.digit_received")
     assert events[digit].data["digit"] == "1"
