@@ -22,6 +22,15 @@ def udp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+def tcp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_udp_port_range(count: int = 2, host: str = "127.0.0.1", attempts: int = 50) -> int:
     """The first of `count` consecutive free UDP ports, the first one even (RTP, RTCP = +1)."""
     for _ in range(attempts):

@@ -15,7 +15,12 @@ from pathlib import Path
 from types import TracebackType
 
 from engine.sipp.pcaps import DEFAULT_DIR, ensure_pcaps
-from engine.sipp.ports import free_udp_port, free_udp_port_range, udp_port_is_free
+from engine.sipp.ports import (
+    free_udp_port,
+    free_udp_port_range,
+    tcp_port_is_free,
+    udp_port_is_free,
+)
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sipp-scenarios"
 SIPP = "sipp"
@@ -59,6 +64,7 @@ class SippUas:
         extra_args: Sequence[str] = (),
         calls: int | None = None,
         rtp_echo: bool = False,
+        transport: str = "udp",
         cwd: Path | None = None,
         ready_timeout: float = 10.0,
     ) -> None:
@@ -70,6 +76,9 @@ class SippUas:
         self.extra_args = list(extra_args)
         self.calls = calls
         self.rtp_echo = rtp_echo
+        if transport not in ("udp", "tcp", "tls"):
+            raise SippError(f"transport {transport!r}: udp, tcp or tls")
+        self.transport = transport
         # Scenarios name their pcaps relative to SIPp's working folder (var/pcaps by default).
         self.cwd = cwd if cwd is not None else ensure_pcaps(DEFAULT_DIR)
         self.ready_timeout = ready_timeout
@@ -93,6 +102,9 @@ class SippUas:
         ]  # fmt: skip
         if self.rtp_echo:
             cmd.append("-rtp_echo")
+        if self.transport != "udp":
+            # tls also needs -tls_cert/-tls_key (extra_args) unless cacert.pem/cakey.pem are in cwd.
+            cmd += ["-t", "t1" if self.transport == "tcp" else "l1"]
         if self.calls is not None:
             cmd += ["-m", str(self.calls)]
         for key, value in self.keys.items():
@@ -109,7 +121,8 @@ class SippUas:
                 stderr=stderr,
             )
         deadline = time.monotonic() + self.ready_timeout
-        while udp_port_is_free(self.port, HOST):
+        port_is_free = udp_port_is_free if self.transport == "udp" else tcp_port_is_free
+        while port_is_free(self.port, HOST):
             if self.process.poll() is not None:
                 raise SippError(f"sipp exited with {self.process.returncode}: {self.diagnostics()}")
             if time.monotonic() > deadline:

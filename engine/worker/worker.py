@@ -50,6 +50,7 @@ class Worker:
         self.channel = channel
         self.ep = pj.Endpoint()
         self.transport_id = -1
+        self.extra_transports: dict[str, int] = {}
         self.sip_port = 0
         self.accounts: dict[str, pj.Account] = {}
         self.calls: dict[str, WorkerCall] = {}
@@ -200,11 +201,9 @@ class Worker:
     # ------------------------------------------------------------ commands
 
     def _configure_trunk(self, msg: m.ConfigureTrunk) -> None:
-        if msg.transport != "udp":
-            raise CommandError(f"trunk {msg.name}: only udp is supported by this worker")
         acfg = pj.AccountConfig()
         acfg.idUri = msg.id_uri
-        acfg.sipConfig.transportId = self.transport_id
+        acfg.sipConfig.transportId = self._transport(msg.transport)
         if msg.registrar_uri:
             acfg.regConfig.registrarUri = msg.registrar_uri
             acfg.regConfig.timeoutSec = msg.register_expires
@@ -224,6 +223,22 @@ class Worker:
             self.accounts[msg.name] = account
         else:
             account.modify(acfg)
+
+    def _transport(self, kind: str) -> int:
+        """The SIP transport for a trunk: UDP on the worker's port (made at start); TCP and
+        TLS made on first use, on any free port of the bind address."""
+        if kind == "udp":
+            return self.transport_id
+        existing = self.extra_transports.get(kind)
+        if existing is not None:
+            return existing
+        tcfg = pj.TransportConfig()
+        tcfg.port = 0
+        tcfg.boundAddress = self.options.bind_address
+        pj_type = pj.PJSIP_TRANSPORT_TCP if kind == "tcp" else pj.PJSIP_TRANSPORT_TLS
+        transport_id = int(self.ep.transportCreate(pj_type, tcfg))
+        self.extra_transports[kind] = transport_id
+        return transport_id
 
     def _make_call(self, msg: m.MakeCall) -> None:
         if self.stopping:

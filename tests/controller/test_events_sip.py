@@ -216,3 +216,7 @@ async def test_metrics_follow_what_happened(tmp_path: Path) -> None:
         == 2
     )
     assert value(after, "voice_engine_workers", state="ready") >= 1
+    worker_memory = [
+        v for (name, _), v in after.items() if name == "voice_engine_worker_memory_bytes"
+    ]
+    assert worker_memory and min(worker_memory) > 10_000_000  # reported by the worker processes

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
+import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +168,84 @@ async def test_delete_through_the_api_cancels_a_ringing_call(tmp_path: Path) -> 
     assert "<Outcome>canceled</Outcome>" in final
     assert "<CallState>Disconnected</CallState>" in final
     assert missing.status_code == 404
+
+
+async def test_maximum_call_duration_hangs_up(tmp_path: Path) -> None:
+    session, sip = await place(
+        tmp_path, "uas-answer-echo-wait-bye", trunk={"max_call_duration_seconds": 1}
+    )
+    assert session.outcome is Outcome.COMPLETED
+    log = messages(session)
+    assert any("maximum call duration of 1 s reached" in m for m in log)
+    assert session.date_answered is not None and session.date_completed is not None
+    assert (session.date_completed - session.date_answered).total_seconds() < 3
+    assert "BYE sip:" in sip
+
+
+async def test_trunk_registers_before_calling(tmp_path: Path) -> None:
+    session, sip = await place(
+        tmp_path,
+        "uas-register-and-answer",
+        trunk={"register": True, "username": "alice", "password": "secret"},
+    )
+    assert session.outcome is Outcome.COMPLETED
+    register = sip.index("REGISTER sip:127.0.0.1:")
+    assert register < sip.index("INVITE sip:")
+
+
+async def test_tcp_trunk(tmp_path: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True, transport="tcp") as uas:
+        config = engine_config(tmp_path, uas.port, trunk={"transport": "tcp"})
+        async with running(config) as engine:
+            created = await engine.create_outgoing_session("greeting", DESTINATION, None)
+            session = await wait_for_end(engine, created.id)
+        sip = uas.messages_text()
+    assert session.outcome is Outcome.COMPLETED
+    assert "INVITE sip:+18144043093@127.0.0.1:" in sip
+    assert "SIP/2.0/TCP" in sip
+
+
+async def test_tls_trunk(tmp_path: Path) -> None:
+    # Debian's SIPp is built without OpenSSL: a minimal TLS far end that answers 486.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    requests: list[str] = []
+
+    async def far_end(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode()
+                length = re.search(r"(?im)^content-length:\s*(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                requests.append(head)
+                if head.startswith("INVITE"):
+                    keep = [
+                        line
+                        for line in head.split("\r\n")
+                        if line.split(":")[0].lower() in ("via", "from", "call-id", "cseq")
+                    ]
+                    to = next(line for line in head.split("\r\n") if line.lower().startswith("to:"))
+                    reply = ["SIP/2.0 486 Busy Here", *keep, f"{to};tag=tls1", "Content-Length: 0"]
+                    writer.write(("\r\n".join(reply) + "\r\n\r\n").encode())
+                    await writer.drain()
+
+    server = await asyncio.start_server(far_end, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        config = engine_config(tmp_path, port, trunk={"transport": "tls"})
+        async with running(config) as engine:
+            created = await engine.create_outgoing_session("greeting", DESTINATION, None)
+            session = await wait_for_end(engine, created.id)
+    assert (session.outcome, session.sip_code) == (Outcome.BUSY, 486), messages(session)
+    assert requests[0].startswith("INVITE sips:+18144043093@127.0.0.1:")
+    assert "SIP/2.0/TLS" in requests[0]
+    assert any(r.startswith("ACK ") for r in requests)
