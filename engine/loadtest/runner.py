@@ -163,6 +163,9 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
     """Run one load test and write its report to options.out_dir; returns the summary."""
     console = Console(highlight=False)
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    # A report folder reused by a later run must not carry the earlier run's sessions.
+    for leftover in ("engine.db", "engine.db-wal", "engine.db-shm"):
+        (options.out_dir / leftover).unlink(missing_ok=True)
     plan = LoadPlan(rate=options.rate, calls=options.calls, flow_id=options.flow_id,
                     number=options.number)  # fmt: skip
     meta: dict[str, Any] = {
