@@ -157,6 +157,35 @@ def ulaw_to_linear(byte: int) -> int:
 ULAW = [ulaw_to_linear(b) for b in range(256)]
 
 
+class RtpSink:
+    """A UDP port that a SIPp answer points the engine's RTP at; keeps each PCMU packet's level."""
+
+    def __init__(self) -> None:
+        self.port = free_udp_port_pair()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", self.port))
+        self.socket.setblocking(False)
+        self.levels: list[float] = []
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                packet = self.socket.recv(2048)
+                payload = packet[12 + 4 * (packet[0] & 0x0F) :]
+                if (packet[1] & 0x7F) == 0 and payload:
+                    energy = sum(ULAW[b] ** 2 for b in payload) / len(payload)
+                    self.levels.append(math.sqrt(energy))
+
+    def speech_packets(self) -> int:
+        return sum(level > 500 for level in self.levels)
+
+    def __enter__(self) -> RtpSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.socket.close()
+
+
 def log_has(session: Session, *fragments: str) -> bool:
     return any(all(f in m for f in fragments) for m in messages(session))
 
@@ -299,36 +328,22 @@ async def test_dial_bridges_audio_from_the_second_leg_to_the_first(
     """Leg A's SDP sends the engine's RTP to a socket we read; leg B (SIPp) plays speech, then
     hangs up. Before the bridge the engine sends A silence; after it, B's speech (PCMA ->
     PCMU). When B hangs up, the dial step ends `ok` and the flow goes on with `next`."""
-    rtp_port = free_udp_port_pair()
-    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sink.bind(("127.0.0.1", rtp_port))
-    sink.setblocking(False)
-    levels: list[float] = []
-
-    def drain() -> None:
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                packet = sink.recv(2048)
-                payload = packet[12 + 4 * (packet[0] & 0x0F) :]
-                if (packet[1] & 0x7F) == 0 and payload:
-                    energy = sum(ULAW[b] ** 2 for b in payload) / len(payload)
-                    levels.append(math.sqrt(energy))
-
-    leg_a = SippUas(SCENARIOS / "uas-answer-rtp-to-port.xml", keys={"rtp_port": str(rtp_port)})
+    sink = RtpSink()
+    leg_a = SippUas(SCENARIOS / "uas-answer-rtp-to-port.xml", keys={"rtp_port": str(sink.port)})
     leg_b = SippUas(SCENARIOS / "uas-play-audio-then-bye.xml", keys={"hangup_ms": "4000"})
     with sink, leg_a, leg_b:
         flows = make_flows(tmp_path, hooks.url, leg_b.uri("agent"))
         async with running(engine_config(tmp_path, leg_a.port, flows_dir=flows)) as engine:
             created = await engine.create_outgoing_session("dial", DESTINATION, CALLER_ID)
             await wait_until(
-                lambda: drain() or log_has(created, "second leg answered: bridging"),
+                lambda: sink.drain() or log_has(created, "second leg answered: bridging"),
                 timeout=15,
                 what="the bridge",
             )
-            before = list(levels)
-            levels.clear()
+            before = list(sink.levels)
+            sink.levels.clear()
             await wait_until(
-                lambda: drain() or sum(level > 500 for level in levels) >= 25,
+                lambda: sink.drain() or sink.speech_packets() >= 25,
                 timeout=10,
                 what="speech from leg B on leg A",
             )
@@ -350,6 +365,29 @@ async def test_dial_bridges_audio_from_the_second_leg_to_the_first(
         "answered": "True",
         "sip_code": "200",
     }
+
+
+async def test_dial_bridges_audio_from_the_first_leg_to_the_second(
+    tmp_path: Path, hooks: WebhookServer
+) -> None:
+    """The other direction: leg A (SIPp) speaks from its answer on; leg B's SDP sends the
+    engine's RTP to our socket, which hears silence until the bridge and A's speech after it."""
+    sink = RtpSink()
+    leg_a = SippUas("uas-play-audio")
+    leg_b = SippUas(SCENARIOS / "uas-answer-rtp-to-port.xml", keys={"rtp_port": str(sink.port)})
+    with sink, leg_a, leg_b:
+        flows = make_flows(tmp_path, hooks.url, leg_b.uri("agent"))
+        async with running(engine_config(tmp_path, leg_a.port, flows_dir=flows)) as engine:
+            created = await engine.create_outgoing_session("dial", DESTINATION, CALLER_ID)
+            await wait_until(
+                lambda: sink.drain() or sink.speech_packets() >= 25,
+                timeout=15,
+                what="speech from leg A on leg B",
+            )
+            await engine.end_session(created.id)
+            session = await wait_for_end(engine, created.id)
+    assert log_has(session, "second leg answered: bridging")
+    assert session.outcome is Outcome.COMPLETED
 
 
 async def test_dial_busy_takes_the_failure_branch(tmp_path: Path, hooks: WebhookServer) -> None:
