@@ -14,7 +14,11 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 
 
 def udp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    return _bindable(socket.SOCK_DGRAM, port, host)
+
+
+def _bindable(kind: socket.SocketKind, port: int, host: str) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
             sock.bind((host, port))
         except OSError:
@@ -23,12 +27,7 @@ def udp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def tcp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+    return _bindable(socket.SOCK_STREAM, port, host)
 
 
 def free_udp_port_range(count: int = 2, host: str = "127.0.0.1", attempts: int = 50) -> int:
