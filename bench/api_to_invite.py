@@ -107,7 +107,7 @@ def invite_arrivals(trace: str) -> dict[str, float]:
 async def drive(base: str, key: str, sessions: int, rate: float) -> dict[str, float]:
     sent_at: dict[str, float] = {}
     failures: list[str] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=10
     ) as client:

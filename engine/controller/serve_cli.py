@@ -78,6 +78,9 @@ def http_server(config: EngineConfig, engine: Engine, keys: KeyStore) -> uvicorn
         log_level="warning",
         access_log=False,
         lifespan="off",
+        # Longer than clients' idle expiry (httpx: 5 s), so a request never meets a closing
+        # connection (uvicorn's default is 5 s too: a race).
+        timeout_keep_alive=30,
     )
     return _EngineHttpServer(server_config)
 

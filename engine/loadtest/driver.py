@@ -58,7 +58,12 @@ class LoadDriver:
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=httpx.Limits(
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                # Shorter than the server's keep-alive: never reuse a connection it is closing.
+                keepalive_expiry=2.0,
+            ),
             timeout=httpx.Timeout(30.0),
         )
         self._wall_offset = time.time() - time.monotonic()
