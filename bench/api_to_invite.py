@@ -17,11 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +32,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.controller.serve_process import ServeProcess  # noqa: E402
 from engine.events.local_broker import MosquittoBroker  # noqa: E402
+from engine.loadtest.runner import describe_machine  # noqa: E402
+from engine.sipp.ports import free_tcp_port  # noqa: E402
 from engine.sipp.runner import SippUas  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api-to-invite.json"
@@ -46,29 +45,6 @@ TRACE_BLOCK = re.compile(
     re.MULTILINE,
 )
 SESSION_HEADER = re.compile(r"^X-Session-Id:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def machine() -> dict[str, object]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def write_config(
@@ -170,24 +146,9 @@ def measure(sessions: int, rate: float, workers: int, mqtt: str) -> dict[str, ob
             text=True,
             check=True,
         ).stdout.strip()
-        server = subprocess.Popen([*cli, "serve"], stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{http_port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    # /ready is 503 while the broker is down: /health says the API is up.
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("voice-engine serve did not start")
-                time.sleep(0.05)
+        with ServeProcess(config, base, Path(folder) / "serve.log"):
             sent_at = asyncio.run(drive(base, key, sessions, rate))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
         arrivals = invite_arrivals(uas.messages_text())
 
     delays_ms = [
@@ -229,7 +190,7 @@ def main() -> int:
         "benchmark": "api_to_invite",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["bench/api_to_invite.py", *sys.argv[1:]]),
-        "machine": machine(),
+        "machine": describe_machine(),
         "runs": runs,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

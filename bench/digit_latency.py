@@ -22,7 +22,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from engine.controller import pool as pool_module  # noqa: E402
 from engine.controller.engine import Engine  # noqa: E402
 from engine.ipc import messages as msg  # noqa: E402
+from engine.loadtest.runner import describe_machine  # noqa: E402
 from engine.sipp import pcaps  # noqa: E402
 from engine.sipp.runner import SippUas  # noqa: E402
 from engine.worker.call import DIGIT_TRACE_ENV  # noqa: E402
@@ -70,16 +70,6 @@ class TimedEngine(Engine):
         if isinstance(message, msg.DigitReceived):
             self.digits_at.append(time.monotonic_ns())
         super()._on_worker_message(worker, message)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def sipp_version() -> str:
@@ -196,13 +186,7 @@ def main() -> None:
         "benchmark": "digit_latency",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "bench/digit_latency.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "sipp": sipp_version(),
-        },
+        "machine": {**describe_machine(), "sipp": sipp_version()},
         "flow": "gather 1 digit (prompt: play audio/beep.wav) -> goto gather",
         **result,
     }

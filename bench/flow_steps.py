@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from engine.flow.loader import load_flow  # noqa: E402
 from engine.flow.machine import FlowRun  # noqa: E402
 from engine.flow.registry import FlowRegistry  # noqa: E402
 from engine.flow.simulate import Script, simulate  # noqa: E402
+from engine.loadtest.runner import describe_machine  # noqa: E402
 
 FACTS = SessionFacts("bench", "loop", "+12025550100", "+12025550143", "2024-01-01T00:00:00Z")
 LOOP = """\
@@ -36,16 +35,6 @@ steps:
     type: branch
     conditions: [{variable: n, less_than: 1000000, goto: count}]
 """
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench_simulated_flows(seconds: float) -> dict[str, float]:
@@ -89,12 +78,7 @@ def main() -> int:
         "benchmark": "flow interpreter steps per second",
         "simulated_example_flows": simulated,
         "set_branch_loop": loop,
-        "machine": {
-            "cpu": cpu_model(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

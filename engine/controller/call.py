@@ -56,8 +56,6 @@ class CallHost(Protocol):
 
     def new_flow_run(self, session: Session) -> FlowRunLike: ...
 
-    def leg_ended(self, worker: Worker, leg_id: str) -> None: ...
-
     def release_reservation(self, worker: Worker, slots: int) -> None: ...
 
     def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None: ...
@@ -89,6 +87,7 @@ class CallDriver:
         self.legs_needed = legs_needed
         self.requested_at = requested_at if requested_at is not None else time.monotonic()
         self.main_leg = f"{session.id}.a"
+        self.request_uri = trunk.request_uri(session.destination)
         self.worker: Worker | None = None
         self.flow: FlowRunLike | None = None
         self.done = asyncio.Event()
@@ -135,10 +134,6 @@ class CallDriver:
 
     # ------------------------------------------------------------------ placement
 
-    @property
-    def answered(self) -> bool:
-        return self._answered
-
     def place(self, worker: Worker) -> None:
         """Send the INVITE through `worker`, on which `legs_needed` slots are reserved."""
         self.worker = worker
@@ -150,7 +145,7 @@ class CallDriver:
             msg.MakeCall(
                 call_id=self.main_leg,
                 session_id=self.session.id,
-                request_uri=self.trunk.request_uri(self.session.destination),
+                request_uri=self.request_uri,
                 from_uri=f"sip:{self.session.from_address}@{worker_host(self.trunk)}",
                 headers=self.trunk.headers,
                 trunk=self.trunk.name,
@@ -161,7 +156,6 @@ class CallDriver:
         )
 
     def fail_before_placing(self, reason: str) -> None:
-        self._final_reason = reason
         self._finish(Outcome.FAILED, None, reason)
 
     def cancel_queued(self) -> None:
@@ -192,7 +186,7 @@ class CallDriver:
                 "call.invite_sent",
                 {
                     "trunk": self.trunk.name,
-                    "request_uri": self.trunk.request_uri(self.session.destination),
+                    "request_uri": self.request_uri,
                     "worker_id": str(self.worker.worker_id) if self.worker else None,
                     "api_to_invite_seconds": self.api_to_invite_seconds,
                 },
@@ -255,7 +249,7 @@ class CallDriver:
         self._second_legs.clear()
         if self.flow is not None and not self.flow.finished:
             self._deliver(ev.RemoteHangup(sip_code=500, reason="worker lost"))
-        self._finish(Outcome.FAILED, None, "worker lost")
+        self._finish_after_hangup()
 
     # ------------------------------------------------------------------ call states
 
@@ -310,7 +304,7 @@ class CallDriver:
 
     def _finish_after_hangup(self) -> None:
         if self._worker_lost:
-            # The flow can finish inside on_worker_lost (RemoteHangup): still a failure.
+            # Also when the flow finishes on the RemoteHangup that on_worker_lost delivers.
             self._finish(Outcome.FAILED, None, "worker lost")
             return
         if self._second_legs and self.worker is not None:
@@ -401,16 +395,6 @@ class CallDriver:
     @property
     def api_to_invite_seconds(self) -> float | None:
         return _between(self.requested_at, self._invite_sent_at)
-
-    @property
-    def timings(self) -> dict[str, float | None]:
-        now = time.monotonic()
-        return {
-            "api_to_invite": self.api_to_invite_seconds,
-            "post_dial_delay": _between(self._invite_sent_at, self._ringing_at),
-            "answer_time": _between(self._invite_sent_at, self._answered_at),
-            "talk_time": _between(self._answered_at, now),
-        }
 
     # ------------------------------------------------------------------ the flow
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from engine.config import EngineConfig, HttpConfig
 from engine.controller.serve_cli import http_server, running_engine
 from engine.errors import EngineError
 from engine.events.local_broker import MosquittoBroker
-from engine.sipp.ports import udp_port_is_free
+from engine.sipp.ports import free_tcp_port, udp_port_is_free
 from engine.sipp.runner import SippError, SippUas
 
 CALLEE_SCENARIO = "uas-answer-echo-wait-bye"
@@ -225,9 +224,3 @@ async def _until(predicate: Any, timeout: float, message: str) -> None:
         if time.monotonic() > deadline:
             raise EngineError(message)
         await asyncio.sleep(0.02)
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])

@@ -71,11 +71,10 @@ class TrunkDialer:
                 await self._task
 
     def is_full(self) -> bool:
-        return len(self.queue) >= self.trunk.queue_size + self._free_now()
-
-    def _free_now(self) -> int:
-        """Calls that could leave the queue at once (they do not count against its size)."""
-        return max(0, min(self.trunk.max_concurrent_calls - self.active, 1) - len(self.queue))
+        """No room to wait: `queue_size` sessions already wait. A session that can leave at
+        once (nothing waiting, a concurrent call free) never counts against the size."""
+        can_go_now = not self.queue and self.active < self.trunk.max_concurrent_calls
+        return not can_go_now and len(self.queue) >= self.trunk.queue_size
 
     def enqueue(self, call: CallDriver) -> None:
         self.queue.append(call)
@@ -100,12 +99,6 @@ class TrunkDialer:
         """A client's wait before retrying a refused request: the queue drains at the trunk's
         rate (an estimate: calls also wait for a free concurrent call)."""
         return max(1, math.ceil(len(self.queue) / self.trunk.max_calls_per_second))
-
-    def position(self, call: CallDriver) -> int | None:
-        try:
-            return self.queue.index(call)
-        except ValueError:
-            return None
 
     async def _run(self) -> None:
         while True:

@@ -181,7 +181,7 @@ class Engine:
             )
         )
         self.store.insert(session)
-        self._emit(
+        self.emit(
             session,
             "session.created",
             {
@@ -194,7 +194,7 @@ class Engine:
         call = CallDriver(
             self,
             session,
-            self.config.trunk(request.trunk),
+            dialer.trunk,
             legs_needed=self._legs_needed(session.flow_id),
             requested_at=requested_at,
         )
@@ -245,9 +245,6 @@ class Engine:
     def save_session(self, session: Session) -> None:
         self.store.save(session)
 
-    def emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
-        self._emit(session, kind, data)
-
     def new_flow_run(self, session: Session) -> FlowRunLike:
         flow = self.flows.get(session.flow_id)
         facts = SessionFacts(
@@ -262,9 +259,6 @@ class Engine:
     def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None:
         self.pool.bind_leg(worker, leg_id)
         self._legs[leg_id] = call
-
-    def leg_ended(self, worker: Worker, leg_id: str) -> None:
-        self.pool.leg_ended(worker, leg_id)
 
     def release_reservation(self, worker: Worker, slots: int) -> None:
         self.pool.release_reservation(worker, slots)
@@ -298,15 +292,16 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers
 
-    def _emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
+    def emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
         """Metrics, one log line and the event itself; none of them may break the call path."""
         context = {"session_id": session.id}
         try:
             record_event(session.flow_id, session.trunk, kind, data)
         except Exception:
             log.exception("metrics for event %s failed", kind, extra=context)
-        details = " ".join(f"{key}={value}" for key, value in data.items() if value is not None)
-        log.info("%s %s", kind, details, extra=context)
+        if log.isEnabledFor(logging.INFO):
+            details = " ".join(f"{key}={value}" for key, value in data.items() if value is not None)
+            log.info("%s %s", kind, details, extra=context)
         if self.events is None:
             return
         try:

@@ -119,7 +119,8 @@ class WorkerPool:
         self.workers: dict[int, Worker] = {}
         """By slot."""
         self._next_id = 1
-        self._capacity_changed = asyncio.Condition()
+        self._capacity_changed = asyncio.Event()
+        """Set when a slot frees or a worker starts or dies; acquire() re-checks then."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._starting_slots: set[int] = set()
         """Slots whose worker process is being created (not yet in `workers`)."""
@@ -163,9 +164,6 @@ class WorkerPool:
     def free_slots(self) -> int:
         return sum(w.free for w in self.ready_workers())
 
-    def total_capacity(self) -> int:
-        return self.config.max_workers * self.config.calls_per_worker
-
     def worker_count(self) -> int:
         """Workers alive or being started (what max_workers limits)."""
         return len(self.workers) + len(self._starting_slots)
@@ -205,6 +203,7 @@ class WorkerPool:
         if slots > self.config.calls_per_worker:
             raise NoWorkerAvailable(f"{slots} legs do not fit in one worker")
         while True:
+            self._capacity_changed.clear()  # checked below with no await in between
             candidates = [w for w in self.ready_workers() if w.free >= slots]
             if candidates:
                 worker = min(candidates, key=lambda w: (w.load, w.slot))
@@ -220,8 +219,7 @@ class WorkerPool:
                     self._grow_ahead()
                     return worker
                 continue
-            async with self._capacity_changed:
-                await self._capacity_changed.wait()
+            await self._capacity_changed.wait()
 
     def bind_leg(self, worker: Worker, leg_id: str) -> None:
         """Turn one reserved slot into a leg (just before its MakeCall is sent)."""
@@ -408,11 +406,7 @@ class WorkerPool:
                 worker.send(Shutdown())
 
     def _notify_capacity(self) -> None:
-        async def notify() -> None:
-            async with self._capacity_changed:
-                self._capacity_changed.notify_all()
-
-        self._background(notify())
+        self._capacity_changed.set()
 
     def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -21,20 +21,16 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from engine.childproc import stop_child
+from engine.sipp.ports import free_tcp_port
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class MosquittoBroker:
     def __init__(self, *, persistence: bool = False, port: int | None = None) -> None:
         self.host = "127.0.0.1"
-        self.port = port or free_port()
+        self.port = port or free_tcp_port()
         self.persistence = persistence
         self._dir = Path(tempfile.mkdtemp(prefix="voice-engine-mosquitto-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -91,14 +87,8 @@ class MosquittoBroker:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the broker (SIGTERM, so a persistent one saves its database)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_child(process, timeout)
 
     def close(self) -> None:
         self.stop()

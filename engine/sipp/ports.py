@@ -13,6 +13,13 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def udp_port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return _bindable(socket.SOCK_DGRAM, port, host)
 

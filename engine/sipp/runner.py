@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from engine.childproc import stop_child
 from engine.sipp.pcaps import DEFAULT_DIR, ensure_pcaps
 from engine.sipp.ports import (
     free_udp_port,
@@ -141,14 +142,7 @@ class SippUas:
     def stop(self) -> int | None:
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        return stop_child(self.process, 5)
 
     def messages_text(self) -> str:
         """Every SIP message SIPp sent and received so far (-trace_msg)."""

@@ -4,9 +4,6 @@ up at the drain deadline, then the process exits 0."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,9 +12,10 @@ import pytest
 import yaml
 
 from engine.api.keys import KeyStore
-from engine.controller.demo import free_tcp_port
+from engine.controller.serve_process import ServeProcess
 from engine.sessions.model import Outcome
 from engine.sessions.store import SessionStore
+from engine.sipp.ports import free_tcp_port
 from engine.sipp.runner import SippUas
 from tests.controller.test_pool_sip import DESTINATION, HOLD_FLOW
 from tests.support.engine import engine_config
@@ -26,7 +24,6 @@ pytestmark = pytest.mark.sip
 
 SHORT_FLOW = HOLD_FLOW.replace("seconds: 60", "seconds: 1")
 DRAIN_SECONDS = 3.0
-VOICE_ENGINE = Path(sys.executable).with_name("voice-engine")
 
 
 async def poll(http: httpx.AsyncClient, session_id: str, state: str, timeout: float) -> None:
@@ -58,29 +55,15 @@ async def test_sigterm_drains_live_calls_and_refuses_new_ones(tmp_path: Path) ->
         keys = KeyStore(config.store.path)
         key = keys.create(["Manager"], "manager")
         keys.close()
-        stderr = (tmp_path / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [str(VOICE_ENGINE), "--config", str(config_file), "serve"],
-            stdin=subprocess.DEVNULL,
-            stdout=stderr,
-            stderr=stderr,
-        )
+        serve = ServeProcess(config_file, f"http://127.0.0.1:{port}", tmp_path / "serve.log")
+        await asyncio.to_thread(serve.start)
         try:
             async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}",
+                base_url=serve.base_url,
                 headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
                 timeout=5,
             ) as http:
-                deadline = time.monotonic() + 20
-                while True:
-                    assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-                    try:
-                        if (await http.get("/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "serve did not become ready"
-                    await asyncio.sleep(0.05)
+                assert (await http.get("/ready")).status_code == 200
                 ids = {}
                 for flow in ("hold", "short"):
                     response = await http.post(
@@ -90,7 +73,7 @@ async def test_sigterm_drains_live_calls_and_refuses_new_ones(tmp_path: Path) ->
                     ids[flow] = response.json()["id"]
                 for session_id in ids.values():
                     await poll(http, session_id, "Connected", 10)
-                process.send_signal(signal.SIGTERM)
+                serve.terminate()
                 sigterm_at = time.monotonic()
                 # While draining, the API is up, not ready, and refuses new calls.
                 while (await http.get("/ready")).status_code != 503:
@@ -101,14 +84,11 @@ async def test_sigterm_drains_live_calls_and_refuses_new_ones(tmp_path: Path) ->
                 )
                 assert refused.status_code == 503, refused.text
                 assert "Retry-After" in refused.headers
-            returncode = await asyncio.to_thread(process.wait, DRAIN_SECONDS + 15)
+            returncode = await asyncio.to_thread(serve.wait, DRAIN_SECONDS + 15)
             stopped_after = time.monotonic() - sigterm_at
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            stderr.close()
-    assert returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
+            serve.close(timeout=0)
+    assert returncode == 0, serve.log_tail()
     assert stopped_after >= DRAIN_SECONDS - 0.5
     store = SessionStore(config.store.path)
     try:

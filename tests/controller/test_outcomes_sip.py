@@ -42,7 +42,9 @@ async def place(
 
 
 async def test_answered_call_runs_the_flow_and_completes(tmp_path: Path) -> None:
-    session, sip = await place(tmp_path, "uas-answer-echo-wait-bye")
+    session, sip = await place(
+        tmp_path, "uas-answer-echo-wait-bye", trunk={"headers": {"X-Engine": "voice-engine"}}
+    )
     assert session.outcome is Outcome.COMPLETED
     assert session.call_state is CallState.DISCONNECTED
     log = messages(session)
@@ -50,7 +52,7 @@ async def test_answered_call_runs_the_flow_and_completes(tmp_path: Path) -> None
     assert any(m.startswith("INVITE sent") for m in log[:answered])
     assert any("(say) started" in m for m in log[answered:])
     assert f"X-Session-Id: {session.id}" in sip
-    assert "X-Engine: voice-engine" not in sip  # the test trunk has no extra headers
+    assert "X-Engine: voice-engine" in sip  # the trunk's extra headers
     assert "From: <sip:+12025550143@" in sip or "From: sip:+12025550143@" in sip
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +13,8 @@ import httpx
 import pytest
 import yaml
 
+from engine.controller.serve_process import ServeProcess
+from engine.sipp.ports import free_tcp_port
 from engine.sipp.runner import SippUas
 from tests.support.engine import FLOWS, TTS_CACHE
 
@@ -30,14 +30,6 @@ SAMPLE = (
     "<NumberToDial>{number}</NumberToDial>\n"
     "</NewOutgoingSession>"
 )
-
-
-def free_tcp_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(root: Path, sipp_port: int, http_port: int) -> Path:
@@ -84,33 +76,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, SippUas]]:
     with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         port = free_tcp_port()
         config = write_config(tmp_path, uas.port, port)
-        log_file = (tmp_path / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "--config", str(config), "serve"],
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "voice-engine serve did not start"
-            time.sleep(0.05)
-        try:
+        with ServeProcess(config, base, tmp_path / "serve.log"):
             yield base, config, uas
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            finally:
-                if process.poll() is None:
-                    os.kill(process.pid, signal.SIGKILL)
-                log_file.close()
 
 
 def follow(client: httpx.Client, session_id: str, timeout: float = 30) -> dict[str, object]:

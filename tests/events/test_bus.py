@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from engine.config import MqttConfig
 from engine.events import EventBus, EventKind
 from engine.events.model import CallRinging
-from tests.support.mosquitto import free_port
+from engine.sipp.ports import free_tcp_port
 
 
 async def test_without_mqtt_events_reach_subscribers_and_nothing_piles_up(db_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_emit_is_synchronous() -> None:
 
 
 async def test_emit_does_not_wait_for_an_absent_broker(db_path: Path) -> None:
-    nobody = MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}")
+    nobody = MqttConfig(url=f"mqtt://127.0.0.1:{free_tcp_port()}")
     bus = EventBus(node_id="node-1", outbox=db_path, mqtt=nobody)
     await bus.start()
     started = time.perf_counter()
