@@ -321,10 +321,12 @@ class WorkerPool:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             raise NoWorkerAvailable(f"worker {worker_id} did not become ready") from None
-        if worker.state is not WorkerState.READY:
+        if worker.state is not WorkerState.STARTING:
             raise NoWorkerAvailable(f"worker {worker_id} exited while starting")
+        # Trunks before READY: once READY, acquire() may hand the worker a MakeCall at once.
         for trunk in self._trunks:
             worker.send(configure_trunk_message(trunk, self.config.public_address))
+        worker.state = WorkerState.READY
         log.info("worker %d ready on SIP port %d (pid %d)", worker_id, worker.sip_port, process.pid)
         self._notify_capacity()
         return worker
@@ -341,8 +343,6 @@ class WorkerPool:
                 continue
             if isinstance(message, Ready):
                 worker.sip_port = message.sip_port
-                if worker.state is WorkerState.STARTING:
-                    worker.state = WorkerState.READY
                 worker.ready.set()
             elif isinstance(message, Stats):
                 worker.stats = message

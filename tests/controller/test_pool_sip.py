@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
-from engine.controller.pool import WorkerState
+from engine.config import TrunkConfig, WorkersConfig
+from engine.controller.pool import Worker, WorkerPool, WorkerState
+from engine.ipc.messages import ConfigureTrunk, Message
 from engine.sessions.model import CallState, Outcome
 from engine.sipp.runner import SippUas
 from tests.support.engine import engine_config, messages, running, wait_for_end, wait_until
@@ -127,3 +130,47 @@ async def test_a_killed_worker_fails_only_its_calls_and_is_replaced(tmp_path: Pa
             for session_id in [*survivors, extra.id]:
                 await engine.end_session(session_id)
                 assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
+
+
+async def test_a_worker_is_handed_calls_only_after_its_trunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new worker must have ConfigureTrunk before it can be chosen for a MakeCall."""
+    sent: dict[int, list[type[Message]]] = {}
+    send = Worker.send
+
+    def recording_send(worker: Worker, message: Message) -> None:
+        sent.setdefault(worker.worker_id, []).append(type(message))
+        send(worker, message)
+
+    monkeypatch.setattr(Worker, "send", recording_send)
+    trunk = TrunkConfig(name="sipp", host="127.0.0.1", port=5999)
+    pool = WorkerPool(
+        WorkersConfig(min_workers=0, max_workers=2),
+        [trunk],
+        lambda worker, message: None,
+        lambda worker, legs: None,
+    )
+    ready_without_trunk: list[int] = []
+    seen_ready: set[int] = set()
+
+    async def watch_every_loop_turn() -> None:
+        while True:
+            for worker in pool.ready_workers():
+                if worker.worker_id not in seen_ready:
+                    seen_ready.add(worker.worker_id)
+                    if ConfigureTrunk not in sent.get(worker.worker_id, []):
+                        ready_without_trunk.append(worker.worker_id)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch_every_loop_turn())
+    await pool.start()
+    try:
+        first = await pool.acquire()
+        second = await pool.acquire(slots=first.capacity)  # does not fit: a second worker
+        assert first is not second
+        assert seen_ready == {first.worker_id, second.worker_id}
+        assert ready_without_trunk == []
+    finally:
+        watcher.cancel()
+        await pool.stop()
