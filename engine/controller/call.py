@@ -101,6 +101,7 @@ class CallDriver:
         self._worker_lost = False
         self._final_code: int | None = None
         self._final_reason: str | None = None
+        self._handed_to_worker_at: float | None = None
         self._invite_sent_at: float | None = None
         self._ringing_at: float | None = None
         self._answered_at: float | None = None
@@ -141,6 +142,7 @@ class CallDriver:
         self.host.bind_leg(worker, self.main_leg, self)
         self.session.call_state = CallState.RINGING
         self.host.save_session(self.session)
+        self._handed_to_worker_at = time.monotonic()
         worker.send(
             msg.MakeCall(
                 call_id=self.main_leg,
@@ -179,7 +181,7 @@ class CallDriver:
             self._on_second_leg(leg_id, message)
             return
         if isinstance(message, msg.InviteSent):
-            self._invite_sent_at = time.monotonic()
+            self._invite_sent_at = message.sent_at or time.monotonic()
             self.host.log_session(self.session, f"INVITE sent to {self.trunk.name}")
             self.host.emit(
                 self.session,
@@ -189,6 +191,11 @@ class CallDriver:
                     "request_uri": self.request_uri,
                     "worker_id": str(self.worker.worker_id) if self.worker else None,
                     "api_to_invite_seconds": self.api_to_invite_seconds,
+                    "queue_seconds": _between(self.requested_at, self._handed_to_worker_at),
+                    "worker_pickup_seconds": _between(
+                        self._handed_to_worker_at, message.received_at
+                    ),
+                    "make_call_seconds": _between(message.received_at, message.sent_at),
                 },
             )
         elif isinstance(message, msg.CallProgress):

@@ -67,7 +67,13 @@ class CallInviteSent(EventData):
     worker_id: str | None = None
     """The SIP worker process that holds the call."""
     api_to_invite_seconds: float | None = None
-    """Time from the session's creation to the INVITE leaving."""
+    """Time from the session's creation to the INVITE leaving (the sum of the three below)."""
+    queue_seconds: float | None = None
+    """Trunk queue, rate limit and worker slot, until the MakeCall is handed to a worker."""
+    worker_pickup_seconds: float | None = None
+    """The MakeCall handed over -> the worker process read it."""
+    make_call_seconds: float | None = None
+    """PJSIP building and sending the INVITE."""
 
 
 class CallRinging(EventData):

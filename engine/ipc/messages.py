@@ -142,8 +142,15 @@ class CallProgress(Message):
 
 
 class InviteSent(Message):
+    """Times are the worker's time.monotonic() (CLOCK_MONOTONIC: one clock for every process on
+    the host, so the controller can subtract its own readings from them)."""
+
     type: Literal["invite_sent"] = "invite_sent"
     call_id: str
+    received_at: float | None = None
+    """The MakeCall was read from the socket."""
+    sent_at: float | None = None
+    """makeCall() returned: over UDP the INVITE has left the process."""
 
 
 class CallAnswered(Message):

@@ -26,7 +26,9 @@ class CallRecord:
     """Transport error or refused request (then no session exists)."""
     invite_at: float | None = None
     api_to_invite: float | None = None
-    """Engine side: the API handed the request to the engine -> the worker reported the INVITE."""
+    """Engine side: the API handed the request to the engine -> the worker sent the INVITE."""
+    invite_parts: dict[str, float] = field(default_factory=dict)
+    """api_to_invite split up (`INVITE_PARTS`), in-process runs only."""
     answered_at: float | None = None
     ended_at: float | None = None
     outcome: str | None = None
@@ -70,10 +72,16 @@ class CallRecord:
         return data
 
 
+INVITE_PARTS = ("queue_seconds", "worker_pickup_seconds", "make_call_seconds")
+"""The parts of api_to_invite in a `call.invite_sent` event: trunk queue and dispatch in the
+controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
+
+
 @dataclass
 class SessionTimes:
     invite_at: float | None = None
     api_to_invite: float | None = None
+    invite_parts: dict[str, float] = field(default_factory=dict)
     answered_at: float | None = None
     ended_at: float | None = None
     outcome: str | None = None
@@ -92,6 +100,9 @@ class EventRecorder:
         if kind == "call.invite_sent":
             times.invite_at = now
             times.api_to_invite = data.get("api_to_invite_seconds")
+            times.invite_parts = {
+                part: value for part in INVITE_PARTS if (value := data.get(part)) is not None
+            }
         elif kind == "call.answered":
             times.answered_at = now
         elif kind == "call.ended":
@@ -107,6 +118,7 @@ class EventRecorder:
             return
         record.invite_at = times.invite_at
         record.api_to_invite = times.api_to_invite
+        record.invite_parts = times.invite_parts
         record.answered_at = times.answered_at
         record.ended_at = times.ended_at
         record.outcome = times.outcome

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.loadtest.procstat import Sample
-from engine.loadtest.records import CallRecord
+from engine.loadtest.records import INVITE_PARTS, CallRecord
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -60,6 +60,10 @@ def summarise(
         ),
         "http_latency": _spread([r.responded - r.sent for r in records if r.responded and r.sent]),
         "api_to_invite": _spread([r.api_to_invite for r in records if r.api_to_invite is not None]),
+        "api_to_invite_parts": {
+            part: _spread([v for r in records if (v := r.invite_parts.get(part)) is not None])
+            for part in INVITE_PARTS
+        },
         "client_to_invite": _spread([v for r in records if (v := r.client_to_invite) is not None]),
         "setup_latency": _spread([v for r in records if (v := r.setup_latency) is not None]),
         "answered_seconds_mean": round(sum(durations) / len(durations), 3) if durations else None,

@@ -241,6 +241,7 @@ class Worker:
         return transport_id
 
     def _make_call(self, msg: m.MakeCall) -> None:
+        received_at = time.monotonic()
         if self.stopping:
             raise CommandError("worker is shutting down", 503)
         if msg.call_id in self.calls:
@@ -265,7 +266,9 @@ class Worker:
                 raise  # DISCONNECTED was already queued; it sends CallEnded
             self.calls.pop(msg.call_id, None)
             raise
-        self.send(m.InviteSent(call_id=msg.call_id))
+        self.send(
+            m.InviteSent(call_id=msg.call_id, received_at=received_at, sent_at=time.monotonic())
+        )
 
     def _make_call_failed(self, call_id: str, failure: Failure) -> None:
         call = self.calls.get(call_id)

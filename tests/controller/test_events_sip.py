@@ -86,6 +86,10 @@ async def test_completed_session_event_sequence(tmp_path: Path) -> None:
     assert len({e.id for e in events}) == len(events)
     steps = [(e.data["step"], e.data["type"]) for e in events if e.kind == "flow.step_started"]
     assert steps == GREETING_STEPS
+    invite = events[1].data
+    parts = [invite["queue_seconds"], invite["worker_pickup_seconds"], invite["make_call_seconds"]]
+    assert all(part >= 0 for part in parts)
+    assert sum(parts) == pytest.approx(invite["api_to_invite_seconds"], abs=1e-5)
     ended = events[-2].data
     assert ended["outcome"] == "completed" and ended["sip_code"] == 200
     assert ended["talk_seconds"] > 0
