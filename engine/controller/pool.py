@@ -66,6 +66,7 @@ class Worker:
     idle_since: float = field(default_factory=time.monotonic)
     stats: Stats | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    doorbell: Doorbell | None = None
 
     @property
     def load(self) -> int:
@@ -78,6 +79,34 @@ class Worker:
     def send(self, message: Message) -> None:
         if self.state is not WorkerState.DEAD and not self.writer.is_closing():
             self.writer.write(encode(message))
+            if self.doorbell is not None and self.sip_port:
+                self.doorbell.ring(self.sip_port)
+
+
+class Doorbell:
+    """Wakes a worker that waits inside libHandleEvents, so a command is read at once.
+
+    A busy worker blocks in PJSIP's poll (up to BUSY_POLL_MS), which cannot also watch the IPC
+    socket; a CRLF datagram to its SIP UDP port ends that wait, and PJSIP drops it as a
+    keep-alive (RFC 5626) without a log line, even at level 5 (docs/field-notes.md).
+    """
+
+    KEEPALIVE = b"\r\n\r\n"
+
+    def __init__(self, worker_address: str) -> None:
+        if worker_address in ("0.0.0.0", "::", ""):
+            worker_address = "127.0.0.1"
+        family = socket.AF_INET6 if ":" in worker_address else socket.AF_INET
+        self._address = worker_address
+        self._socket = socket.socket(family, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)
+
+    def ring(self, port: int) -> None:
+        with contextlib.suppress(OSError):  # a full socket buffer: the poll ends soon anyway
+            self._socket.sendto(self.KEEPALIVE, (self._address, port))
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 MessageHandler = Callable[[Worker, FromWorker], None]
@@ -126,6 +155,7 @@ class WorkerPool:
         """Slots whose worker process is being created (not yet in `workers`)."""
         self._closing = False
         self.restarts = 0
+        self._doorbell = Doorbell(config.public_address)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,6 +185,7 @@ class WorkerPool:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._doorbell.close()
 
     # ------------------------------------------------------------------ capacity
 
@@ -308,6 +339,7 @@ class WorkerPool:
             process=process,
             writer=writer,
             capacity=self.config.calls_per_worker,
+            doorbell=self._doorbell,
         )
         self.workers[slot] = worker
         self._starting_slots.discard(slot)

@@ -26,8 +26,8 @@ log = logging.getLogger("engine.worker")
 
 BUSY_POLL_MS = 5
 """With calls up, wait in libHandleEvents (RTP and SIP wake it at once); the IPC socket is then
-checked without waiting, so a command waits at most this long (usually less: RTP arrives every
-20 ms per call)."""
+checked without waiting. The controller rings the SIP port after each command (pool.Doorbell),
+so a command does not wait for this timeout."""
 IDLE_SELECT_SECONDS = 0.05
 """With no call, wait on the IPC socket instead (it wakes at once for a command) and give PJSIP's
 timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
