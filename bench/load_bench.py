@@ -164,9 +164,9 @@ def save(kind: str, rows: list[dict[str, Any]], argv: list[str]) -> Path:
 def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
-        "achieved_rate", "api_to_invite", "client_to_invite", "http_latency", "setup_latency",
-        "peak_active_calls", "answered_seconds_mean", "resources", "machine_cores_mean",
-        "late_sends_over_10ms",
+        "achieved_rate", "api_to_invite", "api_to_invite_parts", "client_to_invite",
+        "http_latency", "setup_latency", "peak_active_calls", "answered_seconds_mean",
+        "resources", "machine_cores_mean", "machine_steal_cores_mean", "late_sends_over_10ms",
     )  # fmt: skip
     return {key: summary.get(key) for key in keys}
 
@@ -287,6 +287,7 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
         "still_up_after_10s": still,
         "cores": cores,
         "machine_cores": round(sum(s.machine_cores for s in samples) / len(samples), 3),
+        "machine_steal_cores": round(sum(s.machine_steal_cores for s in samples) / len(samples), 3),
         "rss_mb": rss,
         "idle_rss_mb": idle_rss,
         "engine_cores_per_call": round(engine_cores / max(1, connected), 5),

@@ -31,12 +31,17 @@ def rss_bytes(pid: int) -> int | None:
         return None
 
 
-def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine (all cores, from /proc/stat)."""
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Busy and stolen CPU seconds of the whole machine (all cores, from /proc/stat).
+
+    Busy is user, nice, system, irq and softirq; stolen is time a VM's hypervisor gave to
+    someone else while this machine had work (it explains slow runs on a shared host).
+    """
     with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / _TICKS
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (
+            int(v) for v in stat.readline().split()[1:9]
+        )
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Sample:
     groups: dict[str, tuple[float, int]]
     """Per group: cores used since the previous sample, RSS bytes now."""
     machine_cores: float
+    machine_steal_cores: float = 0.0
 
 
 class ProcessSampler:
@@ -88,7 +94,12 @@ class ProcessSampler:
                 rss += memory
             groups[name] = (cores, rss)
         machine = machine_cpu_seconds()
-        sample = Sample(now, groups, (machine - self._last_machine) / elapsed)
+        sample = Sample(
+            now,
+            groups,
+            (machine[0] - self._last_machine[0]) / elapsed,
+            (machine[1] - self._last_machine[1]) / elapsed,
+        )
         self._last, self._last_machine, self._last_at = seen, machine, now
         self.samples.append(sample)
         return sample

@@ -82,6 +82,9 @@ def summarise(
             for name in names
         }
         summary["machine_cores_mean"] = round(sum(s.machine_cores for s in steady) / len(steady), 3)
+        summary["machine_steal_cores_mean"] = round(
+            sum(s.machine_steal_cores for s in steady) / len(steady), 3
+        )
     return summary
 
 
@@ -141,6 +144,7 @@ def write_report(
         {
             "t": round(s.at - origin, 3),
             "machine_cores": round(s.machine_cores, 3),
+            "machine_steal_cores": round(s.machine_steal_cores, 3),
             **{
                 f"{name}_{what}": round(value, 3)
                 for name, (cores, rss) in s.groups.items()

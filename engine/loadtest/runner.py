@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -85,7 +86,24 @@ def describe_machine() -> dict[str, Any]:
         "memory": memory,
         "kernel": platform.release(),
         "python": platform.python_version(),
+        "engine_revision": _source_revision(),
     }
+
+
+def _source_revision() -> str | None:
+    """The checkout's commit, with "-dirty" when it has uncommitted changes (None outside git)."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    revision = done.stdout.strip()
+    return revision if done.returncode == 0 and revision else None
 
 
 def load_config_for(config: EngineConfig, options: LoadOptions, sipp_port: int) -> EngineConfig:
