@@ -30,6 +30,11 @@ queued_sessions = Gauge(
 sip_final_responses_total = Counter(
     "voice_engine_sip_final_responses_total", "Final SIP responses to our INVITEs", ["code"]
 )
+rtp_packets_total = Counter(
+    "voice_engine_rtp_packets_total",
+    "RTP packets of ended calls' main legs: sent, received, and lost (gaps in what arrived)",
+    ["direction"],
+)
 
 # Latencies. Buckets start at 1 ms where the engine itself is measured, at 100 ms where the
 # network and the far end are.

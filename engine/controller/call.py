@@ -102,6 +102,7 @@ class CallDriver:
         self._final_code: int | None = None
         self._final_reason: str | None = None
         self._handed_to_worker_at: float | None = None
+        self._rtp: msg.RtpCounts | None = None
         self._invite_sent_at: float | None = None
         self._ringing_at: float | None = None
         self._answered_at: float | None = None
@@ -212,6 +213,7 @@ class CallDriver:
         elif isinstance(message, msg.CallAnswered):
             self._on_answered()
         elif isinstance(message, msg.CallEnded):
+            self._rtp = message.rtp
             self._on_main_ended(message.sip_code, message.reason, message.remote_hangup)
         elif isinstance(message, msg.DigitReceived):
             self.host.log_session(self.session, f"digit received: {message.digit}")
@@ -298,6 +300,12 @@ class CallDriver:
         self._final_reason = reason
         who = "far end" if remote_hangup else "engine"
         self.host.log_session(self.session, f"hang-up by {who}: {sip_code} {reason}".strip())
+        if self._rtp is not None:
+            self.host.log_session(
+                self.session,
+                f"audio: {self._rtp.packets_sent} RTP packets sent,"
+                f" {self._rtp.packets_received} received, {self._rtp.packets_lost} lost",
+            )
         for leg_id in list(self._second_legs):
             self._send(msg.Hangup(call_id=leg_id))
         if self.flow is not None and not self.flow.finished:
@@ -384,6 +392,7 @@ class CallDriver:
                 if self._invite_sent_at
                 else None,
                 "talk_seconds": _between(self._answered_at, now),
+                **rtp_fields(self._rtp),
             },
         )
         self.host.emit(
@@ -674,6 +683,15 @@ class CallDriver:
 def worker_host(trunk: TrunkConfig) -> str:
     """Host part of our From URI: the trunk's host keeps providers that check it happy."""
     return trunk.host
+
+
+def rtp_fields(rtp: msg.RtpCounts | None) -> dict[str, int | float | None]:
+    return {
+        "rtp_packets_sent": rtp.packets_sent if rtp else None,
+        "rtp_packets_received": rtp.packets_received if rtp else None,
+        "rtp_packets_lost": rtp.packets_lost if rtp else None,
+        "rtp_jitter_ms": rtp.jitter_ms if rtp else None,
+    }
 
 
 def _between(start: float | None, end: float | None) -> float | None:

@@ -27,6 +27,10 @@ def record_event(flow_id: str, trunk: str, kind: str, data: dict[str, Any]) -> N
         if data.get("sip_code"):
             metrics.sip_final_responses_total.labels(str(data["sip_code"])).inc()
         _observe(metrics.call_duration_seconds, data.get("talk_seconds"))
+        for direction in ("sent", "received", "lost"):
+            packets = data.get(f"rtp_packets_{direction}")
+            if packets:
+                metrics.rtp_packets_total.labels(direction).inc(packets)
     elif kind == "session.completed":
         metrics.sessions_total.labels(str(data["outcome"]), trunk).inc()
     elif kind == "flow.step_finished":

@@ -130,6 +130,13 @@ class CallEnded(EventData):
     """First ringing to answer or to the final failure."""
     talk_seconds: float | None = None
     """Answer to hang-up; None if never answered."""
+    rtp_packets_sent: int | None = None
+    """Audio of the main leg (None when no media ran)."""
+    rtp_packets_received: int | None = None
+    rtp_packets_lost: int | None = None
+    """Gaps in the received RTP sequence numbers."""
+    rtp_jitter_ms: float | None = None
+    """Mean interarrival jitter of the received RTP."""
 
 
 class SessionCompleted(EventData):

@@ -160,6 +160,19 @@ class CallAnswered(Message):
     call_id: str
 
 
+class RtpCounts(BaseModel):
+    """One leg's audio, read from PJSIP as its stream closed (summed over re-INVITEs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    packets_sent: int
+    packets_received: int
+    packets_lost: int
+    """Gaps in the received sequence numbers."""
+    jitter_ms: float | None
+    """Mean interarrival jitter of what was received."""
+
+
 class CallEnded(Message):
     """The leg is over (DISCONNECTED handled, Call object dropped)."""
 
@@ -171,6 +184,8 @@ class CallEnded(Message):
     answered: bool
     remote_hangup: bool
     """True when the far end ended it (BYE or a final error response)."""
+    rtp: RtpCounts | None = None
+    """The call's audio stream(s), read as they closed; None when no media ran."""
 
 
 class DigitReceived(Message):

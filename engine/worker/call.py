@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
-from engine.ipc.messages import CallProgress, DigitReceived, TransferResult
+from engine.ipc.messages import CallProgress, DigitReceived, RtpCounts, TransferResult
 
 if TYPE_CHECKING:
     from engine.worker.worker import Worker
@@ -41,6 +41,7 @@ class WorkerCall(pj.Call):
         self.last_progress = 0
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
+        self.rtp: RtpCounts | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -75,6 +76,21 @@ class WorkerCall(pj.Call):
         if self.confirmed and self.audio is not None and not self.answered:
             self.answered = True
             self.worker.call_answered(self)
+
+    def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:
+        # The last moment the stream's counters can be read: PJSIP destroys it right after.
+        try:
+            rtcp = self.getStreamStat(prm.streamIdx).rtcp
+        except pj.Error:
+            return
+        jitter = rtcp.rxStat.jitterUsec
+        before = self.rtp
+        self.rtp = RtpCounts(
+            packets_sent=rtcp.txStat.pkt + (before.packets_sent if before else 0),
+            packets_received=rtcp.rxStat.pkt + (before.packets_received if before else 0),
+            packets_lost=rtcp.rxStat.loss + (before.packets_lost if before else 0),
+            jitter_ms=round(jitter.mean / 1000, 3) if jitter.n else None,
+        )
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         trace = os.environ.get(DIGIT_TRACE_ENV)

@@ -195,6 +195,7 @@ class Worker:
                 reason=reason,
                 answered=call.answered,
                 remote_hangup=not call.local_hangup,
+                rtp=call.rtp,
             )
         )
 

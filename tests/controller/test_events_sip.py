@@ -93,6 +93,10 @@ async def test_completed_session_event_sequence(tmp_path: Path) -> None:
     ended = events[-2].data
     assert ended["outcome"] == "completed" and ended["sip_code"] == 200
     assert ended["talk_seconds"] > 0
+    # SIPp echoes our RTP: packets both ways, about 50 a second each (20 ms frames).
+    assert ended["rtp_packets_sent"] >= 25 * ended["talk_seconds"]
+    assert ended["rtp_packets_received"] >= 0.8 * ended["rtp_packets_sent"]
+    assert ended["rtp_packets_lost"] == 0
 
 
 async def test_busy_session_event_sequence(tmp_path: Path) -> None:
@@ -106,6 +110,7 @@ async def test_busy_session_event_sequence(tmp_path: Path) -> None:
     ]
     assert events[-2].data["outcome"] == "busy"
     assert events[-2].data["sip_code"] == 486
+    assert events[-2].data["rtp_packets_sent"] is None  # no media ran
     assert events[-1].data["outcome"] == "busy"
 
 
