@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
 from engine.loadtest.procstat import ProcessSampler  # noqa: E402
+from engine.loadtest.records import EventRecorder, SessionTimes  # noqa: E402
 from engine.loadtest.runner import (  # noqa: E402
     SOCKET_BUFFER,
     LoadOptions,
@@ -165,7 +166,7 @@ def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
         "achieved_rate", "api_to_invite", "api_to_invite_parts", "client_to_invite",
-        "http_latency", "setup_latency", "peak_active_calls", "answered_seconds_mean",
+        "http_latency", "setup_latency", "rtp", "peak_active_calls", "answered_seconds_mean",
         "resources", "machine_cores_mean", "machine_steal_cores_mean", "late_sends_over_10ms",
     )  # fmt: skip
     return {key: summary.get(key) for key in keys}
@@ -222,7 +223,8 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
                 ),
             }
         )
-        engine = Engine(config)
+        recorder = EventRecorder()
+        engine = Engine(config, events=recorder)
         await engine.start()
         assert uas.process is not None
         sipp_pid = uas.process.pid
@@ -272,6 +274,7 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
             if s is not None and s.outcome is not None and s.outcome.value != "completed"
         )
         await engine.stop(drain_seconds=10)
+    audio = held_call_audio([recorder.sessions[i] for i in ids if i in recorder.sessions])
 
     def mean(name: str, index: int) -> float:
         return sum(s.groups[name][index] for s in samples) / len(samples)
@@ -293,6 +296,31 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
         "engine_cores_per_call": round(engine_cores / max(1, connected), 5),
         "engine_rss_mb_per_call": round((rss["engine"] + rss["workers"]) / max(1, connected), 2),
         "failures_by_cause": dict(failed),
+        "audio": audio,
+    }
+
+
+RTP_PACKETS_PER_SECOND = 50  # 20-ms frames
+
+
+def held_call_audio(sessions: list[SessionTimes]) -> dict[str, Any]:
+    """Whether media flowed both ways for the whole of each held call: the worker's own RTP
+    counts (sent; received = SIPp's echo of what it got) against 50 packets a second."""
+    rates = []
+    for times in sessions:
+        if times.answered_at is None or times.ended_at is None or not times.rtp:
+            continue
+        talk = times.ended_at - times.answered_at
+        sent = (times.rtp.get("rtp_packets_sent") or 0) / talk
+        received = (times.rtp.get("rtp_packets_received") or 0) / talk
+        rates.append((sent, received, times.rtp.get("rtp_packets_lost") or 0))
+    floor = 0.9 * RTP_PACKETS_PER_SECOND
+    return {
+        "calls_counted": len(rates),
+        "calls_with_audio_both_ways": sum(1 for s, r, _ in rates if s >= floor and r >= floor),
+        "sent_per_second_min": round(min((s for s, _, _ in rates), default=0), 1),
+        "received_per_second_min": round(min((r for _, r, _ in rates), default=0), 1),
+        "packets_lost": sum(lost for _, _, lost in rates),
     }
 
 

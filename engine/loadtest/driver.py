@@ -266,16 +266,11 @@ async def drive_from_another_process(
 
 
 def _recorder_counts(recorder: EventRecorder, sent: int) -> dict[str, int]:
-    now = time.monotonic()
-    sessions = list(recorder.sessions.values())
+    counts = recorder.counts
     return {
         "sent": sent,
-        "invited": sum(1 for t in sessions if t.invite_at is not None),
-        "active": sum(
-            1
-            for t in sessions
-            if t.answered_at is not None and t.answered_at <= now and t.ended_at is None
-        ),
-        "done": sum(1 for t in sessions if t.outcome is not None),
-        "failed": sum(1 for t in sessions if t.outcome not in (None, "completed")),
+        "invited": counts["invited"],
+        "active": counts["active"],
+        "done": counts["ended"],
+        "failed": counts["failed"],
     }

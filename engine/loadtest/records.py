@@ -33,6 +33,8 @@ class CallRecord:
     ended_at: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    rtp: dict[str, Any] = field(default_factory=dict)
+    """The call.ended event's rtp_* fields (in-process runs)."""
 
     @property
     def final(self) -> bool:
@@ -77,7 +79,7 @@ INVITE_PARTS = ("queue_seconds", "worker_pickup_seconds", "make_call_seconds")
 controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionTimes:
     invite_at: float | None = None
     api_to_invite: float | None = None
@@ -86,6 +88,7 @@ class SessionTimes:
     ended_at: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    rtp: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,22 +96,32 @@ class EventRecorder:
     """An engine `EventSink` that keeps the timings a load report needs, by session id."""
 
     sessions: dict[str, SessionTimes] = field(default_factory=dict)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"invited": 0, "active": 0, "ended": 0, "failed": 0}
+    )
+    """Kept as events come (progress reads them often; counting 10,000 sessions would not do)."""
 
     def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         now = time.monotonic()
         times = self.sessions.setdefault(session_id, SessionTimes())
         if kind == "call.invite_sent":
+            self.counts["invited"] += 1
             times.invite_at = now
             times.api_to_invite = data.get("api_to_invite_seconds")
             times.invite_parts = {
                 part: value for part in INVITE_PARTS if (value := data.get(part)) is not None
             }
         elif kind == "call.answered":
+            self.counts["active"] += 1
             times.answered_at = now
         elif kind == "call.ended":
+            self.counts["ended"] += 1
+            self.counts["failed"] += data.get("outcome") != "completed"
+            self.counts["active"] -= times.answered_at is not None
             times.ended_at = now
             times.outcome = str(data.get("outcome"))
             times.reason = data.get("sip_reason")
+            times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}
 
     def fill(self, record: CallRecord) -> None:
         if record.session_id is None:
@@ -123,3 +136,4 @@ class EventRecorder:
         record.ended_at = times.ended_at
         record.outcome = times.outcome
         record.reason = times.reason
+        record.rtp = times.rtp

@@ -31,6 +31,28 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     }
 
 
+def rtp_summary(answered: list[CallRecord]) -> dict[str, Any]:
+    """Audio of the answered calls, as the engine's workers counted it (in-process runs)."""
+    counted = [r.rtp for r in answered if r.rtp.get("rtp_packets_sent") is not None]
+
+    def total(key: str) -> int:
+        return sum(int(rtp.get(key) or 0) for rtp in counted)
+
+    received = total("rtp_packets_received")
+    return {
+        "calls_counted": len(counted),
+        "packets_sent": total("rtp_packets_sent"),
+        "packets_received": received,
+        "packets_lost": total("rtp_packets_lost"),
+        "loss_ratio": round(total("rtp_packets_lost") / received, 6) if received else None,
+        "calls_without_audio_both_ways": sum(
+            1
+            for rtp in counted
+            if not rtp.get("rtp_packets_sent") or not rtp.get("rtp_packets_received")
+        ),
+    }
+
+
 def summarise(
     records: list[CallRecord],
     origin: float,
@@ -67,6 +89,7 @@ def summarise(
         "client_to_invite": _spread([v for r in records if (v := r.client_to_invite) is not None]),
         "setup_latency": _spread([v for r in records if (v := r.setup_latency) is not None]),
         "answered_seconds_mean": round(sum(durations) / len(durations), 3) if durations else None,
+        "rtp": rtp_summary(answered),
         "peak_active_calls": max((s["active"] for s in timeseries(records, origin)), default=0),
     }
     if samples:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine.loadtest.driver import LoadPlan
 from engine.loadtest.records import CallRecord, EventRecorder
-from engine.loadtest.report import percentile, summarise, timeseries, write_report
+from engine.loadtest.report import percentile, rtp_summary, summarise, timeseries, write_report
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -60,8 +60,20 @@ def test_the_recorder_fills_a_record_from_engine_events() -> None:
     recorder = EventRecorder()
     recorder.emit("s1", "call.invite_sent", {"api_to_invite_seconds": 0.003})
     recorder.emit("s1", "call.answered", {})
-    recorder.emit("s1", "call.ended", {"outcome": "completed", "sip_reason": None})
-    record = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
+    recorder.emit(
+        "s1",
+        "call.ended",
+        {
+            "outcome": "completed",
+            "sip_reason": None,
+            "rtp_packets_sent": 150,
+            "rtp_packets_received": 0,
+            "rtp_packets_lost": 0,
+        },
+    )
+    record = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1", answered_at=1.0)
     recorder.fill(record)
     assert record.api_to_invite == 0.003
     assert record.outcome == "completed" and not record.failed
+    rtp = rtp_summary([record])
+    assert (rtp["packets_sent"], rtp["calls_without_audio_both_ways"]) == (150, 1)

@@ -29,6 +29,9 @@ async def test_200_calls_at_20_per_second_without_a_failure(tmp_path: Path) -> N
     assert (summary["completed"], summary["failed"], summary["unfinished"]) == (200, 0, 0)
     assert summary["achieved_rate"] == pytest.approx(20, rel=0.25)
     assert summary["api_to_invite"]["p50_ms"] is not None
+    # Every call's audio went out to SIPp and came back (its RTP echo).
+    assert summary["rtp"]["calls_counted"] == 200
+    assert summary["rtp"]["calls_without_audio_both_ways"] == 0
     document = json.loads((out / "report.json").read_text())
     assert len(document["calls"]) == 200
     assert document["per_second"] and document["resources"]
