@@ -162,6 +162,31 @@ def save(kind: str, rows: list[dict[str, Any]], argv: list[str]) -> Path:
     return path
 
 
+def soak_memory(report: Path, sending_seconds: float) -> dict[str, Any]:
+    """RSS of the engine process and of the workers at four moments of a soak.
+
+    idle: before the first call. warm: a fifth into the sending, with the run's concurrency
+    reached. sending_end: the last sample while requests were still sent; after it the load
+    client hands its 10,000 call records to this process (the harness, not the engine).
+    last: the run's last sample. Growth is given from idle and from warm.
+    """
+    series = json.loads(report.read_text())["resources"]
+    warm_t, end_t = sending_seconds / 5, sending_seconds
+    idle = series[0]
+    warm = next(s for s in series if s["t"] >= warm_t)
+    sending_end = [s for s in series if s["t"] <= end_t][-1]
+    last = series[-1]
+    moments = {"idle": idle, "warm": warm, "sending_end": sending_end, "last": last}
+    result: dict[str, Any] = {"t": {name: s["t"] for name, s in moments.items()}}
+    for group in ("engine", "workers"):
+        rss = {name: s[f"{group}_rss_mb"] for name, s in moments.items()}
+        result[group] = rss | {
+            "growth_from_idle_pct": round(100 * (rss["sending_end"] / rss["idle"] - 1), 1),
+            "growth_from_warm_pct": round(100 * (rss["sending_end"] / rss["warm"] - 1), 1),
+        }
+    return result
+
+
 def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
@@ -192,8 +217,9 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
             workers = workers_for(args.rate)
             out = WORK / "soak"
             summary = await engine_run(uas, args.rate, args.calls, workers, out)
+            memory = soak_memory(out / "report.json", args.calls / args.rate)
             rows.append({"rate": args.rate, "calls": args.calls, "workers": workers,
-                         "engine": engine_row(summary)})  # fmt: skip
+                         "engine": engine_row(summary), "memory": memory})  # fmt: skip
         elif args.kind == "concurrency":
             for count in args.counts:
                 rows.append(await concurrency_run(uas, count))

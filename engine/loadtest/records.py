@@ -7,8 +7,10 @@ engine's own events (`call.invite_sent` with `api_to_invite_seconds`, `call.answ
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -95,13 +97,21 @@ class SessionTimes:
 class EventRecorder:
     """An engine `EventSink` that keeps the timings a load report needs, by session id."""
 
+    spool: Path | None = None
+    """Where ended sessions go, one JSON line each, instead of staying in memory: a long
+    in-process run then does not grow the engine process whose memory it measures."""
     sessions: dict[str, SessionTimes] = field(default_factory=dict)
+    """Sessions in progress, and ended ones when there is no spool."""
     counts: dict[str, int] = field(
         default_factory=lambda: {"invited": 0, "active": 0, "ended": 0, "failed": 0}
     )
     """Kept as events come (progress reads them often; counting 10,000 sessions would not do)."""
+    _spooled: dict[str, SessionTimes] = field(default_factory=dict)
+    _spool_read_to: int = 0
 
     def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        if kind not in ("call.invite_sent", "call.answered", "call.ended"):
+            return
         now = time.monotonic()
         times = self.sessions.setdefault(session_id, SessionTimes())
         if kind == "call.invite_sent":
@@ -114,7 +124,7 @@ class EventRecorder:
         elif kind == "call.answered":
             self.counts["active"] += 1
             times.answered_at = now
-        elif kind == "call.ended":
+        else:
             self.counts["ended"] += 1
             self.counts["failed"] += data.get("outcome") != "completed"
             self.counts["active"] -= times.answered_at is not None
@@ -122,11 +132,37 @@ class EventRecorder:
             times.outcome = str(data.get("outcome"))
             times.reason = data.get("sip_reason")
             times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}
+            if self.spool is not None:
+                del self.sessions[session_id]
+                with self.spool.open("a") as spool:
+                    spool.write(json.dumps({"session_id": session_id, **asdict(times)}) + "\n")
+
+    def times(self, session_id: str) -> SessionTimes | None:
+        times = self.sessions.get(session_id)
+        if times is None and self.spool is not None:
+            if session_id not in self._spooled:
+                self._read_spool()
+            times = self._spooled.get(session_id)
+        return times
+
+    def _read_spool(self) -> None:
+        """Loads the lines added since the last read."""
+        if not self.spool or not self.spool.exists():
+            return
+        with self.spool.open("rb") as spool:
+            spool.seek(self._spool_read_to)
+            for line in spool:
+                if not line.endswith(b"\n"):
+                    break  # being written: read it next time
+                self._spool_read_to += len(line)
+                data = json.loads(line)
+                session_id = data.pop("session_id")
+                self._spooled[session_id] = SessionTimes(**data)
 
     def fill(self, record: CallRecord) -> None:
         if record.session_id is None:
             return
-        times = self.sessions.get(record.session_id)
+        times = self.times(record.session_id)
         if times is None:
             return
         record.invite_at = times.invite_at

@@ -182,7 +182,8 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
     console = Console(highlight=False)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     # A report folder reused by a later run must not carry the earlier run's sessions.
-    for leftover in ("engine.db", "engine.db-wal", "engine.db-shm"):
+    spool = options.out_dir / "ended-sessions.jsonl"
+    for leftover in ("engine.db", "engine.db-wal", "engine.db-shm", spool.name):
         (options.out_dir / leftover).unlink(missing_ok=True)
     plan = LoadPlan(rate=options.rate, calls=options.calls, flow_id=options.flow_id,
                     number=options.number)  # fmt: skip
@@ -205,7 +206,7 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
             if options.url is None:
                 callee_port = options.callee_port or (uas.port if uas is not None else None)
                 assert config is not None and callee_port is not None
-                recorder = EventRecorder()
+                recorder = EventRecorder(spool=spool)
                 engine_config = load_config_for(config, options, callee_port)
                 engine, base_url, key = await stack.enter_async_context(
                     in_process_engine(engine_config, recorder)
@@ -239,6 +240,7 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
     summary = write_report(
         options.out_dir, records, origin, options.rate, samples=sampler.samples, meta=meta
     )
+    spool.unlink(missing_ok=True)  # its contents are in report.json's calls now
     console.print(
         f"{summary['completed']}/{summary['offered_calls']} completed, {summary['failed']} failed,"
         f" {summary['unfinished']} unfinished; achieved {summary['achieved_rate']} calls/s;"

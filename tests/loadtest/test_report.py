@@ -77,3 +77,28 @@ def test_the_recorder_fills_a_record_from_engine_events() -> None:
     assert record.outcome == "completed" and not record.failed
     rtp = rtp_summary([record])
     assert (rtp["packets_sent"], rtp["calls_without_audio_both_ways"]) == (150, 1)
+
+
+def test_a_spooling_recorder_keeps_only_live_sessions_in_memory(tmp_path: Path) -> None:
+    recorder = EventRecorder(spool=tmp_path / "ended.jsonl")
+    for session_id in ("s1", "s2"):
+        recorder.emit(session_id, "session.created", {})
+        recorder.emit(session_id, "call.invite_sent", {"api_to_invite_seconds": 0.002})
+        recorder.emit(session_id, "call.answered", {})
+    recorder.emit("s1", "call.ended", {"outcome": "completed", "rtp_packets_sent": 150})
+    recorder.emit("s1", "session.completed", {"outcome": "completed"})
+    assert list(recorder.sessions) == ["s2"]
+    assert recorder.counts == {"invited": 2, "active": 1, "ended": 1, "failed": 0}
+    ended = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
+    live = CallRecord(index=1, scheduled=0.0, sent=0.0, session_id="s2")
+    recorder.fill(ended)
+    recorder.fill(live)
+    assert (ended.outcome, ended.api_to_invite, ended.rtp) == (
+        "completed",
+        0.002,
+        {"rtp_packets_sent": 150},
+    )
+    assert live.outcome is None and live.api_to_invite == 0.002
+    recorder.emit("s2", "call.ended", {"outcome": "busy"})
+    recorder.fill(live)
+    assert live.outcome == "busy" and live.failed
