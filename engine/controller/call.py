@@ -392,7 +392,7 @@ class CallDriver:
                 if self._invite_sent_at
                 else None,
                 "talk_seconds": _between(self._answered_at, now),
-                **rtp_fields(self._rtp),
+                **_rtp_fields(self._rtp),
             },
         )
         self.host.emit(
@@ -685,7 +685,7 @@ def worker_host(trunk: TrunkConfig) -> str:
     return trunk.host
 
 
-def rtp_fields(rtp: msg.RtpCounts | None) -> dict[str, int | float | None]:
+def _rtp_fields(rtp: msg.RtpCounts | None) -> dict[str, int | float | None]:
     return {
         "rtp_packets_sent": rtp.packets_sent if rtp else None,
         "rtp_packets_received": rtp.packets_received if rtp else None,
