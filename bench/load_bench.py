@@ -149,13 +149,13 @@ def _children_cpu() -> float:
     return times.children_user + times.children_system
 
 
-def save(kind: str, rows: list[dict[str, Any]], argv: list[str]) -> Path:
+def save(kind: str, rows: list[dict[str, Any]], argv: list[str], machine: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     document = {
         "kind": kind,
         "command": " ".join(["python", "bench/load_bench.py", *argv]),
-        "machine": describe_machine(),
+        "machine": machine,
         "rows": rows,
     }
     path.write_text(json.dumps(document, indent=1))
@@ -198,6 +198,7 @@ def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
+    machine = describe_machine()  # now: the revision measured, not the one at the end
     rows: list[dict[str, Any]] = []
     with LoadSippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         if args.kind in ("latency", "rate"):
@@ -224,7 +225,7 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
             for count in args.counts:
                 rows.append(await concurrency_run(uas, count))
                 print(json.dumps(rows[-1], default=str)[:2000])
-    print(save(args.kind, rows, argv))
+    print(save(args.kind, rows, argv, machine))
 
 
 async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:

@@ -87,8 +87,10 @@ class Doorbell:
     """Wakes a worker that waits inside libHandleEvents, so a command is read at once.
 
     A busy worker blocks in PJSIP's poll (up to BUSY_POLL_MS), which cannot also watch the IPC
-    socket; a CRLF datagram to its SIP UDP port ends that wait, and PJSIP drops it as a
-    keep-alive (RFC 5626) without a log line, even at level 5 (docs/field-notes.md).
+    socket; a datagram to its SIP UDP port ends that wait. PJSIP's UDP transport drops any
+    datagram of 32 bytes or less before parsing (`udp_on_read_complete`), without a log line
+    even at level 5; the 4 bytes sent are a CRLF keep-alive in case anything else reads them
+    (docs/field-notes.md).
     """
 
     KEEPALIVE = b"\r\n\r\n"

@@ -87,7 +87,18 @@ def describe_machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "engine_revision": _source_revision(),
+        "udp_rmem_default": _read_int("/proc/sys/net/core/rmem_default"),
     }
+
+
+def _read_int(path: str) -> int | None:
+    """A kernel setting (the default UDP receive buffer decides whether SIPp's single RTP echo
+    socket drops packets with hundreds of calls, docs/performance.md)."""
+    try:
+        with open(path) as setting:
+            return int(setting.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _source_revision() -> str | None:
