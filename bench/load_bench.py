@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -223,8 +224,12 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
                          "engine": engine_row(summary), "memory": memory})  # fmt: skip
         elif args.kind == "concurrency":
             for count in args.counts:
-                rows.append(await concurrency_run(uas, count))
-                print(json.dumps(rows[-1], default=str)[:2000])
+                row = await concurrency_run(uas, count)
+                if not args.no_refs:
+                    row["bare_pjsua2"] = bare_hold_run(uas, count)
+                    row["sipp_uac"] = sipp_uac_hold_run(uas, count)
+                rows.append(row)
+                print(json.dumps(rows[-1], default=str)[:3000])
     print(save(args.kind, rows, argv, machine))
 
 
@@ -237,7 +242,11 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
     config = load_config(ROOT / "config" / "engine.yaml")
     workers = math.ceil(count / 4)
     trunk = config.trunks[0].model_copy(
-        update={"port": uas.port, "max_calls_per_second": 50.0, "max_concurrent_calls": 5000}
+        update={
+            "port": uas.port,
+            "max_calls_per_second": HOLD_RAMP_RATE,
+            "max_concurrent_calls": 5000,
+        }
     )
     with tempfile.TemporaryDirectory(prefix="conc-") as folder:
         config = config.model_copy(
@@ -328,6 +337,126 @@ async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
 
 
 RTP_PACKETS_PER_SECOND = 50  # 20-ms frames
+HOLD_RAMP_RATE = 50.0
+"""Calls per second while the references set up their held calls (the engine's trunk too)."""
+
+
+def hold_seconds(count: int) -> float:
+    """A reference call's length: the ramp, time to settle, 10 s of samples and a margin."""
+    return count / HOLD_RAMP_RATE + 25
+
+
+def ten_seconds_of(sampler: ProcessSampler) -> list[Any]:
+    sampler.sample()
+    samples = []
+    for _ in range(10):
+        time.sleep(1)
+        samples.append(sampler.sample())
+    return samples
+
+
+def sampled(samples: list[Any], groups: tuple[str, ...]) -> dict[str, Any]:
+    n = len(samples)
+    return {
+        "cores": {g: round(sum(s.groups[g][0] for s in samples) / n, 3) for g in groups},
+        "rss_mb": {g: round(sum(s.groups[g][1] for s in samples) / n / 2**20, 1) for g in groups},
+        "machine_cores": round(sum(s.machine_cores for s in samples) / n, 3),
+    }
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """bare_pjsua2.py's worker processes (multiprocessing spawn children of `pid`)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        found.append(int(child))
+    return found
+
+
+def _bound_udp_ports(first: int, count: int) -> int:
+    lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    ports = (int(line.split()[1].split(":")[1], 16) for line in lines)
+    return sum(1 for port in ports if first <= port < first + count)
+
+
+def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
+    """Bare pjsua2 holding `count` calls (count/4 processes): established calls are counted by
+    their bound RTP and RTCP sockets, as the script reports nothing until it ends."""
+    assert uas.process is not None
+    sipp_pid = uas.process.pid
+    pcm, _ = media_files()
+    processes = math.ceil(count / 4)
+    rtp_base = free_udp_port_range(processes * 40)
+    hold = hold_seconds(count)
+    command = [
+        sys.executable, str(ROOT / "bench" / "bare_pjsua2.py"),
+        "--target", f"sip:{DESTINATION}@127.0.0.1:{uas.port}",
+        "--processes", str(processes), "--rate", str(HOLD_RAMP_RATE), "--calls", str(count),
+        "--call-seconds", str(hold), "--wav", str(pcm), "--rtp-base", str(rtp_base),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = ProcessSampler(
+        {"bare_pjsua2": lambda: _spawned_children(process.pid), "sipp": lambda: [sipp_pid]}
+    )
+    deadline = time.monotonic() + count / HOLD_RAMP_RATE + 60
+    while time.monotonic() < deadline:
+        if _bound_udp_ports(rtp_base, processes * 40) // 2 >= count:
+            break
+        time.sleep(0.2)
+    established = _bound_udp_ports(rtp_base, processes * 40) // 2
+    samples = ten_seconds_of(sampler)
+    still = _bound_udp_ports(rtp_base, processes * 40) // 2
+    out, err = process.communicate(timeout=hold + 240)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    return {
+        "processes": processes,
+        "established": established,
+        "still_up_after_10s": still,
+        **sampled(samples, ("bare_pjsua2", "sipp")),
+        "run": json.loads(lines[-1]) if lines else {"error": err[-2000:]},
+    }
+
+
+def sipp_uac_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
+    """SIPp as the caller holding `count` calls (`uac-hold-call.xml`), sampled once the ramp
+    is over; its own statistics give the calls' outcome when they end."""
+    assert uas.process is not None
+    sipp_pid = uas.process.pid
+    _, ulaw = media_files()
+    hold = hold_seconds(count)
+    with tempfile.TemporaryDirectory(prefix="uac-hold-") as folder:
+        screen = Path(folder) / "screen.log"
+        command = [
+            "sipp", "-sf", str(ROOT / "bench" / "scenarios" / "uac-hold-call.xml"),
+            "-i", "127.0.0.1", "-p", str(free_udp_port()),
+            "-mi", "127.0.0.1", "-mp", str(free_udp_port_range(4)),
+            "-d", str(int(hold * 1000)), "-r", str(HOLD_RAMP_RATE), "-m", str(count),
+            "-l", str(count + 10), "-buff_size", SOCKET_BUFFER, "-nostdin",
+            "-trace_screen", "-screen_file", str(screen),
+            f"127.0.0.1:{uas.port}",
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ulaw.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        sampler = ProcessSampler({"sipp_uac": lambda: [process.pid], "sipp": lambda: [sipp_pid]})
+        time.sleep(count / HOLD_RAMP_RATE + 3)
+        samples = ten_seconds_of(sampler)
+        process.wait(timeout=hold + 240)
+        text = screen.read_text(errors="replace") if screen.exists() else ""
+
+    def counted(label: str) -> int | None:
+        match = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
+        return int(match.group(1)) if match else None
+
+    return {
+        "exit_code": process.returncode,
+        "completed": counted("Successful call"),
+        "failed": counted("Failed call"),
+        **sampled(samples, ("sipp_uac", "sipp")),
+    }
 
 
 def held_call_audio(sessions: list[SessionTimes]) -> dict[str, Any]:
@@ -361,6 +490,7 @@ def main() -> None:
         p.add_argument("--no-refs", action="store_true", help="the engine only")
     p = sub.add_parser("concurrency")
     p.add_argument("--counts", type=int, nargs="+", required=True)
+    p.add_argument("--no-refs", action="store_true", help="the engine only")
     p = sub.add_parser("soak")
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--rate", type=float, default=50)
