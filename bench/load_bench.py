@@ -208,8 +208,9 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
                 workers = workers_for(rate)
                 out = WORK / f"{args.kind}-{rate:g}"
                 row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
-                row["engine"] = engine_row(await engine_run(uas, rate, calls, workers, out))
-                print(json.dumps({"rate": rate, "engine": row["engine"]["achieved_rate"]}))
+                if not args.refs_only:
+                    row["engine"] = engine_row(await engine_run(uas, rate, calls, workers, out))
+                    print(json.dumps({"rate": rate, "engine": row["engine"]["achieved_rate"]}))
                 if not args.no_refs:
                     row["bare_pjsua2"] = bare_run(uas, rate, calls, workers, out / "bare.json")
                     row["sipp_uac"] = sipp_uac_run(uas, rate, calls)
@@ -401,7 +402,8 @@ def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
     sampler = ProcessSampler(
         {"bare_pjsua2": lambda: _spawned_children(process.pid), "sipp": lambda: [sipp_pid]}
     )
-    deadline = time.monotonic() + count / HOLD_RAMP_RATE + 60
+    # 150 processes took over a minute to start before their first call (2026-11-27).
+    deadline = time.monotonic() + processes + count / HOLD_RAMP_RATE + 60
     while time.monotonic() < deadline:
         if _bound_udp_ports(rtp_base, processes * 40) // 2 >= count:
             break
@@ -487,7 +489,9 @@ def main() -> None:
         p = sub.add_parser(kind)
         p.add_argument("--rates", type=float, nargs="+", required=True)
         p.add_argument("--seconds", type=float, default=60)
-        p.add_argument("--no-refs", action="store_true", help="the engine only")
+        refs = p.add_mutually_exclusive_group()
+        refs.add_argument("--no-refs", action="store_true", help="the engine only")
+        refs.add_argument("--refs-only", action="store_true", help="the two references only")
     p = sub.add_parser("concurrency")
     p.add_argument("--counts", type=int, nargs="+", required=True)
     p.add_argument("--no-refs", action="store_true", help="the engine only")
