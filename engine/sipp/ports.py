@@ -41,6 +41,8 @@ def free_udp_port_range(count: int = 2, host: str = "127.0.0.1", attempts: int =
     """The first of `count` consecutive free UDP ports, the first one even (RTP, RTCP = +1)."""
     for _ in range(attempts):
         base = free_udp_port(host) & ~1
+        if base + count > 65536:
+            base = max(1024, base - count) & ~1  # an ephemeral port near the top: look below
         if base >= 1024 and all(udp_port_is_free(base + i, host) for i in range(count)):
             return base
     raise OSError(f"no {count} consecutive free UDP ports on {host}")
