@@ -227,6 +227,7 @@ async def drive_from_another_process(
     *,
     final_wait: float = FINAL_WAIT_SECONDS,
     on_progress: Callable[[dict[str, int]], None] | None = None,
+    client_pids: list[int] | None = None,
 ) -> tuple[list[CallRecord], float]:
     """Send the requests from a separate process, follow the sessions through `recorder`.
 
@@ -240,6 +241,8 @@ async def drive_from_another_process(
     origin = time.monotonic() + 1.5  # the child's interpreter and imports start first
     child = context.Process(target=_child, args=(plan, base_url, key, origin, sent, queue))
     child.start()
+    if client_pids is not None and child.pid is not None:
+        client_pids.append(child.pid)  # sampled beside the engine: the harness's own cost
     loop = asyncio.get_running_loop()
     limit = origin - time.monotonic() + plan.calls / plan.rate + 120
     pending = loop.run_in_executor(None, lambda: queue.get(timeout=limit))

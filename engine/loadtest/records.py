@@ -8,10 +8,11 @@ engine's own events (`call.invite_sent` with `api_to_invite_seconds`, `call.answ
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 @dataclass
@@ -108,6 +109,17 @@ class EventRecorder:
     """Kept as events come (progress reads them often; counting 10,000 sessions would not do)."""
     _spooled: dict[str, SessionTimes] = field(default_factory=dict)
     _spool_read_to: int = 0
+    _spool_file: BinaryIO | None = None
+
+    def __post_init__(self) -> None:
+        if self.spool is not None:
+            # One handle for writing and reading: the run keeps its own file even if the path
+            # is removed or reused by another run.
+            self._spool_file = self.spool.open("w+b")
+
+    def close(self) -> None:
+        if self._spool_file is not None:
+            self._spool_file.close()
 
     def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         if kind not in ("call.invite_sent", "call.answered", "call.ended"):
@@ -132,14 +144,15 @@ class EventRecorder:
             times.outcome = str(data.get("outcome"))
             times.reason = data.get("sip_reason")
             times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}
-            if self.spool is not None:
+            if self._spool_file is not None:
                 del self.sessions[session_id]
-                with self.spool.open("a") as spool:
-                    spool.write(json.dumps({"session_id": session_id, **asdict(times)}) + "\n")
+                line = json.dumps({"session_id": session_id, **asdict(times)}) + "\n"
+                self._spool_file.write(line.encode())
+                self._spool_file.flush()
 
     def times(self, session_id: str) -> SessionTimes | None:
         times = self.sessions.get(session_id)
-        if times is None and self.spool is not None:
+        if times is None and self._spool_file is not None:
             if session_id not in self._spooled:
                 self._read_spool()
             times = self._spooled.get(session_id)
@@ -147,17 +160,17 @@ class EventRecorder:
 
     def _read_spool(self) -> None:
         """Loads the lines added since the last read."""
-        if not self.spool or not self.spool.exists():
+        if self._spool_file is None:
             return
-        with self.spool.open("rb") as spool:
-            spool.seek(self._spool_read_to)
-            for line in spool:
-                if not line.endswith(b"\n"):
-                    break  # being written: read it next time
-                self._spool_read_to += len(line)
-                data = json.loads(line)
-                session_id = data.pop("session_id")
-                self._spooled[session_id] = SessionTimes(**data)
+        fd = self._spool_file.fileno()
+        size = os.fstat(fd).st_size
+        added = os.pread(fd, size - self._spool_read_to, self._spool_read_to)
+        complete = added[: added.rfind(b"\n") + 1]
+        self._spool_read_to += len(complete)
+        for line in complete.splitlines():
+            data = json.loads(line)
+            session_id = data.pop("session_id")
+            self._spooled[session_id] = SessionTimes(**data)
 
     def fill(self, record: CallRecord) -> None:
         if record.session_id is None:

@@ -213,7 +213,8 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
             sipp_pids.append(options.callee_pid)
         async with contextlib.AsyncExitStack() as stack:
             recorder: EventRecorder | None = None
-            groups: dict[str, Any] = {"sipp": lambda: sipp_pids}
+            client_pids: list[int] = []
+            groups: dict[str, Any] = {"sipp": lambda: sipp_pids, "load_client": lambda: client_pids}
             if options.url is None:
                 callee_port = options.callee_port or (uas.port if uas is not None else None)
                 assert config is not None and callee_port is not None
@@ -240,7 +241,7 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
                 if recorder is not None:
                     records, origin = await drive_from_another_process(
                         plan, base_url, key, recorder, final_wait=options.final_wait,
-                        on_progress=update,
+                        on_progress=update, client_pids=client_pids,
                     )  # fmt: skip
                 else:
                     driver = LoadDriver(
@@ -251,6 +252,8 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
     summary = write_report(
         options.out_dir, records, origin, options.rate, samples=sampler.samples, meta=meta
     )
+    if recorder is not None:
+        recorder.close()
     spool.unlink(missing_ok=True)  # its contents are in report.json's calls now
     console.print(
         f"{summary['completed']}/{summary['offered_calls']} completed, {summary['failed']} failed,"

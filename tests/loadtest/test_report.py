@@ -89,6 +89,7 @@ def test_a_spooling_recorder_keeps_only_live_sessions_in_memory(tmp_path: Path) 
     recorder.emit("s1", "session.completed", {"outcome": "completed"})
     assert list(recorder.sessions) == ["s2"]
     assert recorder.counts == {"invited": 2, "active": 1, "ended": 1, "failed": 0}
+    (tmp_path / "ended.jsonl").unlink()  # another run reusing the folder: ours reads on
     ended = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
     live = CallRecord(index=1, scheduled=0.0, sent=0.0, session_id="s2")
     recorder.fill(ended)
@@ -102,3 +103,4 @@ def test_a_spooling_recorder_keeps_only_live_sessions_in_memory(tmp_path: Path) 
     recorder.emit("s2", "call.ended", {"outcome": "busy"})
     recorder.fill(live)
     assert live.outcome == "busy" and live.failed
+    recorder.close()
