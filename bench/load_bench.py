@@ -93,15 +93,21 @@ async def engine_run(
     return await run_load(config, options)
 
 
-def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -> dict[str, Any]:
+def bare_command(
+    uas: SippUas, processes: int, rate: float, calls: int, rtp_base: int, *extra: str
+) -> list[str]:
     pcm, _ = media_files()
-    rtp_base = free_udp_port_range(processes * 40)
-    command = [
+    return [
         sys.executable, str(ROOT / "bench" / "bare_pjsua2.py"),
         "--target", f"sip:{DESTINATION}@127.0.0.1:{uas.port}",
         "--processes", str(processes), "--rate", str(rate), "--calls", str(calls),
-        "--wav", str(pcm), "--rtp-base", str(rtp_base), "--out", str(out),
+        "--wav", str(pcm), "--rtp-base", str(rtp_base), *extra,
     ]  # fmt: skip
+
+
+def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -> dict[str, Any]:
+    rtp_base = free_udp_port_range(processes * 40)
+    command = bare_command(uas, processes, rate, calls, rtp_base, "--out", str(out))
     result = subprocess.run(command, capture_output=True, text=True, timeout=calls / rate + 240)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -110,19 +116,31 @@ def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -
     return summary
 
 
+def sipp_uac_command(
+    uas: SippUas, scenario: str, rate: float, calls: int, limit: int, screen: Path, *extra: str
+) -> list[str]:
+    return [
+        "sipp", "-sf", str(ROOT / "bench" / "scenarios" / scenario),
+        "-i", "127.0.0.1", "-p", str(free_udp_port()),
+        "-mi", "127.0.0.1", "-mp", str(free_udp_port_range(4)),
+        "-r", str(rate), "-m", str(calls), "-l", str(limit),
+        "-buff_size", SOCKET_BUFFER, "-nostdin",
+        "-trace_screen", "-screen_file", str(screen), *extra,
+        f"127.0.0.1:{uas.port}",
+    ]  # fmt: skip
+
+
+def sipp_statistic(screen_text: str, label: str) -> int | None:
+    """A count from SIPp's final screen (e.g. "Successful call")."""
+    match = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", screen_text)
+    return int(match.group(1)) if match else None
+
+
 def sipp_uac_run(uas: SippUas, rate: float, calls: int) -> dict[str, Any]:
     _, ulaw = media_files()
     with tempfile.TemporaryDirectory(prefix="uac-") as folder:
         screen = Path(folder) / "screen.log"
-        command = [
-            "sipp", "-sf", str(ROOT / "bench" / "scenarios" / "uac-3s-call.xml"),
-            "-i", "127.0.0.1", "-p", str(free_udp_port()),
-            "-mi", "127.0.0.1", "-mp", str(free_udp_port_range(4)),
-            "-r", str(rate), "-m", str(calls), "-l", str(int(rate * 10) + 10),
-            "-buff_size", SOCKET_BUFFER, "-nostdin",
-            "-trace_screen", "-screen_file", str(screen),
-            f"127.0.0.1:{uas.port}",
-        ]  # fmt: skip
+        command = sipp_uac_command(uas, "uac-3s-call.xml", rate, calls, int(rate * 10) + 10, screen)
         started = time.monotonic()
         before = _children_cpu()
         process = subprocess.run(
@@ -130,17 +148,12 @@ def sipp_uac_run(uas: SippUas, rate: float, calls: int) -> dict[str, Any]:
         )
         elapsed = time.monotonic() - started
         text = screen.read_text(errors="replace") if screen.exists() else ""
-
-    def count(label: str) -> int | None:
-        match = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
-        return int(match.group(1)) if match else None
-
     return {
         "calls": calls,
         "rate": rate,
         "exit_code": process.returncode,
-        "completed": count("Successful call"),
-        "failed": count("Failed call"),
+        "completed": sipp_statistic(text, "Successful call"),
+        "failed": sipp_statistic(text, "Failed call"),
         "cpu_cores_mean": round((_children_cpu() - before) / elapsed, 3),
     }
 
@@ -388,16 +401,12 @@ def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
     their bound RTP and RTCP sockets, as the script reports nothing until it ends."""
     assert uas.process is not None
     sipp_pid = uas.process.pid
-    pcm, _ = media_files()
     processes = math.ceil(count / 4)
     rtp_base = free_udp_port_range(processes * 40)
     hold = hold_seconds(count)
-    command = [
-        sys.executable, str(ROOT / "bench" / "bare_pjsua2.py"),
-        "--target", f"sip:{DESTINATION}@127.0.0.1:{uas.port}",
-        "--processes", str(processes), "--rate", str(HOLD_RAMP_RATE), "--calls", str(count),
-        "--call-seconds", str(hold), "--wav", str(pcm), "--rtp-base", str(rtp_base),
-    ]  # fmt: skip
+    command = bare_command(
+        uas, processes, HOLD_RAMP_RATE, count, rtp_base, "--call-seconds", str(hold)
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = ProcessSampler(
         {"bare_pjsua2": lambda: _spawned_children(process.pid), "sipp": lambda: [sipp_pid]}
@@ -431,15 +440,10 @@ def sipp_uac_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
     hold = hold_seconds(count)
     with tempfile.TemporaryDirectory(prefix="uac-hold-") as folder:
         screen = Path(folder) / "screen.log"
-        command = [
-            "sipp", "-sf", str(ROOT / "bench" / "scenarios" / "uac-hold-call.xml"),
-            "-i", "127.0.0.1", "-p", str(free_udp_port()),
-            "-mi", "127.0.0.1", "-mp", str(free_udp_port_range(4)),
-            "-d", str(int(hold * 1000)), "-r", str(HOLD_RAMP_RATE), "-m", str(count),
-            "-l", str(count + 10), "-buff_size", SOCKET_BUFFER, "-nostdin",
-            "-trace_screen", "-screen_file", str(screen),
-            f"127.0.0.1:{uas.port}",
-        ]  # fmt: skip
+        command = sipp_uac_command(
+            uas, "uac-hold-call.xml", HOLD_RAMP_RATE, count, count + 10, screen,
+            "-d", str(int(hold * 1000)),
+        )  # fmt: skip
         process = subprocess.Popen(
             command, cwd=ulaw.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -448,15 +452,10 @@ def sipp_uac_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
         samples = ten_seconds_of(sampler)
         process.wait(timeout=hold + 240)
         text = screen.read_text(errors="replace") if screen.exists() else ""
-
-    def counted(label: str) -> int | None:
-        match = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
-        return int(match.group(1)) if match else None
-
     return {
         "exit_code": process.returncode,
-        "completed": counted("Successful call"),
-        "failed": counted("Failed call"),
+        "completed": sipp_statistic(text, "Successful call"),
+        "failed": sipp_statistic(text, "Failed call"),
         **sampled(samples, ("sipp_uac", "sipp")),
     }
 
