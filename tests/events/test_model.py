@@ -56,6 +56,10 @@ def test_event_envelope_shape_and_version() -> None:
         "post_dial_delay_seconds": 0.2,
         "ring_seconds": None,
         "talk_seconds": None,
+        "rtp_packets_sent": None,
+        "rtp_packets_received": None,
+        "rtp_packets_lost": None,
+        "rtp_jitter_ms": None,
     }
     assert Event.from_json(event.to_json()) == event
     assert isinstance(event.typed_data(), CallEnded)
