@@ -23,9 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from engine.api.keys import KeyStore
 from engine.config import EngineConfig, HttpConfig
-from engine.controller.serve_cli import http_server, running_engine
+from engine.controller.serve_cli import api_with_temporary_key, running_engine
 from engine.errors import EngineError
 from engine.events.local_broker import MosquittoBroker
 from engine.sipp.ports import free_tcp_port, udp_port_is_free
@@ -73,21 +72,9 @@ async def run_demo(config: EngineConfig, *, flow_id: str, number: str, timeout: 
         mqtt_events: list[dict[str, Any]] = []
         listener = asyncio.ensure_future(_listen(broker.url, config.mqtt.topic_prefix, mqtt_events))
         async with running_engine(config) as (engine, _bus):
-            keys = KeyStore(config.store.path)
-            key_name = f"demo-{int(time.time() * 1000)}"
-            key = keys.create(["Manager"], name=key_name)
-            server = http_server(config, engine, keys)
-            http_task = asyncio.ensure_future(server.serve())
-            try:
-                await _until(lambda: server.started, 10, "the HTTP API did not start")
-                base_url = f"http://{config.http.host}:{config.http.port}"
-                console.print(f"engine: HTTP API on {base_url}, Manager key {key_name!r}")
+            async with api_with_temporary_key(config, engine, "demo") as (base_url, key, name):
+                console.print(f"engine: HTTP API on {base_url}, Manager key {name!r}")
                 session = await _call(console, base_url, key, caller_id, flow_id, number, timeout)
-            finally:
-                keys.revoke(key_name)
-                keys.close()
-                server.should_exit = True
-                await http_task
             await _until(
                 lambda: any(e.get("kind") == "session.completed" for e in mqtt_events),
                 10,

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from engine.api.app import create_app
 from engine.api.keys import KeyStore
 from engine.config import EngineConfig, load_config
 from engine.controller.engine import Engine
+from engine.errors import EngineError
 from engine.events.bus import EventBus
 from engine.logs import secrets_of, setup_logging
 
@@ -83,6 +85,31 @@ def http_server(config: EngineConfig, engine: Engine, keys: KeyStore) -> uvicorn
         timeout_keep_alive=30,
     )
     return _EngineHttpServer(server_config)
+
+
+@contextlib.asynccontextmanager
+async def api_with_temporary_key(
+    config: EngineConfig, engine: Engine, purpose: str
+) -> AsyncIterator[tuple[str, str, str]]:
+    """The HTTP API of a running engine and a Manager key made for it (the demo, a load run);
+    yields (base URL, key, key name). The key is revoked and the server stopped on exit."""
+    keys = KeyStore(config.store.path)
+    key_name = f"{purpose}-{int(time.time() * 1000)}"
+    key = keys.create(["Manager"], name=key_name)
+    server = http_server(config, engine, keys)
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if serving.done() or time.monotonic() > deadline:
+                raise EngineError("the HTTP API did not start")
+            await asyncio.sleep(0.02)
+        yield f"http://{config.http.host}:{config.http.port}", key, key_name
+    finally:
+        server.should_exit = True
+        await serving
+        keys.revoke(key_name)
+        keys.close()
 
 
 class _EngineHttpServer(uvicorn.Server):

@@ -178,11 +178,5 @@ class EventRecorder:
         times = self.times(record.session_id)
         if times is None:
             return
-        record.invite_at = times.invite_at
-        record.api_to_invite = times.api_to_invite
-        record.invite_parts = times.invite_parts
-        record.answered_at = times.answered_at
-        record.ended_at = times.ended_at
-        record.outcome = times.outcome
-        record.reason = times.reason
-        record.rtp = times.rtp
+        for name in SessionTimes.__slots__:  # every field of SessionTimes is one of CallRecord's
+            setattr(record, name, getattr(times, name))

@@ -16,16 +16,15 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from engine.api.keys import KeyStore
 from engine.config import EngineConfig, HttpConfig
-from engine.controller.demo import free_tcp_port
 from engine.controller.engine import Engine
-from engine.controller.serve_cli import http_server
+from engine.controller.serve_cli import api_with_temporary_key
 from engine.errors import EngineError
 from engine.loadtest.driver import LoadDriver, LoadPlan, drive_from_another_process
 from engine.loadtest.procstat import ProcessSampler
 from engine.loadtest.records import EventRecorder
 from engine.loadtest.report import write_report
+from engine.sipp.ports import free_tcp_port
 from engine.sipp.runner import SippUas
 
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
@@ -168,24 +167,11 @@ async def in_process_engine(
     config.store.path.parent.mkdir(parents=True, exist_ok=True)
     engine = Engine(config, events=recorder)
     await engine.start()
-    keys = KeyStore(config.store.path)
-    key_name = f"loadtest-{int(time.time() * 1000)}"
-    key = keys.create(["Manager"], name=key_name)
-    server = http_server(config, engine, keys)
-    serving = asyncio.ensure_future(server.serve())
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if serving.done() or time.monotonic() > deadline:
-                raise EngineError("the HTTP API did not start")
-            await asyncio.sleep(0.02)
-        yield engine, f"http://{config.http.host}:{config.http.port}", key
+        async with api_with_temporary_key(config, engine, "loadtest") as (base_url, key, _):
+            yield engine, base_url, key
     finally:
-        server.should_exit = True
-        await serving
         await engine.stop(drain_seconds=0)
-        keys.revoke(key_name)
-        keys.close()
 
 
 async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[str, Any]:
