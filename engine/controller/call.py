@@ -66,7 +66,6 @@ class CallHost(Protocol):
 @dataclass
 class SecondLeg:
     leg_id: str
-    started: float
     answered_at: float | None = None
     ring_timer: asyncio.TimerHandle | None = None
 
@@ -78,14 +77,14 @@ class CallDriver:
         session: Session,
         trunk: TrunkConfig,
         *,
-        legs_needed: int = 1,
-        requested_at: float | None = None,
+        legs_needed: int,
+        requested_at: float,
     ) -> None:
         self.host = host
         self.session = session
         self.trunk = trunk
         self.legs_needed = legs_needed
-        self.requested_at = requested_at if requested_at is not None else time.monotonic()
+        self.requested_at = requested_at
         self.main_leg = f"{session.id}.a"
         self.request_uri = trunk.request_uri(session.destination)
         self.worker: Worker | None = None
@@ -145,17 +144,23 @@ class CallDriver:
         self.host.save_session(self.session)
         self._handed_to_worker_at = time.monotonic()
         worker.send(
-            msg.MakeCall(
-                call_id=self.main_leg,
-                session_id=self.session.id,
-                request_uri=self.request_uri,
-                from_uri=f"sip:{self.session.from_address}@{worker_host(self.trunk)}",
-                headers=self.trunk.headers,
-                trunk=self.trunk.name,
-            )
+            self._make_call(self.main_leg, self.request_uri, self.session.from_address, None)
         )
         self._ring_timer = self._loop.call_later(
             self.trunk.ring_timeout_seconds, self._ring_timeout
+        )
+
+    def _make_call(
+        self, leg_id: str, request_uri: str, caller: str, trunk_name: str | None
+    ) -> msg.MakeCall:
+        # The From host is the trunk's host: providers that check it stay happy.
+        return msg.MakeCall(
+            call_id=leg_id,
+            session_id=self.session.id,
+            request_uri=request_uri,
+            from_uri=f"sip:{caller}@{self.trunk.host}",
+            headers=self.trunk.headers,
+            trunk=trunk_name or self.trunk.name,
         )
 
     def fail_before_placing(self, reason: str) -> None:
@@ -531,21 +536,12 @@ class CallDriver:
             return
         self._spare_slots -= 1
         leg_id = f"{self.session.id}.{command.leg_id}"
-        leg = SecondLeg(leg_id=command.leg_id, started=time.monotonic())
+        leg = SecondLeg(leg_id=command.leg_id)
         self._second_legs[leg_id] = leg
         self.host.bind_leg(worker, leg_id, self)
         caller = command.caller_id or self.session.from_address
         self.host.log_session(self.session, f"dialling second leg {target}")
-        worker.send(
-            msg.MakeCall(
-                call_id=leg_id,
-                session_id=self.session.id,
-                request_uri=target,
-                from_uri=f"sip:{caller}@{worker_host(self.trunk)}",
-                headers=self.trunk.headers,
-                trunk=command.trunk or self.trunk.name,
-            )
-        )
+        worker.send(self._make_call(leg_id, target, caller, command.trunk))
         leg.ring_timer = self._loop.call_later(
             command.ring_timeout_seconds, self._send, msg.Hangup(call_id=leg_id, sip_code=487)
         )
@@ -678,11 +674,6 @@ class CallDriver:
     def _cancel_handle(handle: asyncio.TimerHandle | None) -> None:
         if handle is not None:
             handle.cancel()
-
-
-def worker_host(trunk: TrunkConfig) -> str:
-    """Host part of our From URI: the trunk's host keeps providers that check it happy."""
-    return trunk.host
 
 
 def _rtp_fields(rtp: msg.RtpCounts | None) -> dict[str, int | float | None]:

@@ -31,6 +31,7 @@ from engine.ipc.messages import (
     Stats,
     StatsRequest,
 )
+from engine.ipc.worker_options import WorkerOptions
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ class WorkerPool:
         log_level: int = 1,
     ) -> None:
         self.config = config
-        self._trunks = trunks
+        self._trunk_messages = [configure_trunk_message(t, config.public_address) for t in trunks]
+        """Sent to every worker as it starts (the trunks are fixed for the pool's life)."""
         self._on_message = on_message
         self._on_lost = on_lost
         self._log_level = log_level
@@ -302,28 +304,22 @@ class WorkerPool:
         sip_port = self.config.sip_port_base + slot if self.config.sip_port_base else 0
         rtp_base = self.config.rtp_port_base + slot * self.config.rtp_ports_per_worker
         try:
+            options = WorkerOptions(
+                worker_id=worker_id,
+                ipc_fd=theirs.fileno(),
+                sip_port=sip_port,
+                bind_address=self.config.public_address,
+                rtp_port_base=rtp_base,
+                rtp_port_count=self.config.rtp_ports_per_worker,
+                clock_rate=self.config.clock_rate,
+                max_calls=self.config.calls_per_worker,
+                log_level=self._log_level,
+            )
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "engine.worker",
-                "--worker-id",
-                str(worker_id),
-                "--ipc-fd",
-                str(theirs.fileno()),
-                "--sip-port",
-                str(sip_port),
-                "--bind-address",
-                self.config.public_address,
-                "--rtp-port-base",
-                str(rtp_base),
-                "--rtp-port-count",
-                str(self.config.rtp_ports_per_worker),
-                "--clock-rate",
-                str(self.config.clock_rate),
-                "--max-calls",
-                str(self.config.calls_per_worker),
-                "--log-level",
-                str(self._log_level),
+                *options.argv(),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -358,8 +354,8 @@ class WorkerPool:
         if worker.state is not WorkerState.STARTING:
             raise NoWorkerAvailable(f"worker {worker_id} exited while starting")
         # Trunks before READY: once READY, acquire() may hand the worker a MakeCall at once.
-        for trunk in self._trunks:
-            worker.send(configure_trunk_message(trunk, self.config.public_address))
+        for message in self._trunk_messages:
+            worker.send(message)
         worker.state = WorkerState.READY
         log.info("worker %d ready on SIP port %d (pid %d)", worker_id, worker.sip_port, process.pid)
         self._notify_capacity()

@@ -96,11 +96,7 @@ class SessionStore:
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM sessions WHERE id=?", (session_id,)
             ).fetchone()
-            if row is None:
-                return None
-            session = self._session(row)
-            session.log = self._log(session_id)
-            return session
+            return self._with_logs([row])[0] if row is not None else None
 
     def page(self, skip: int, take: int) -> tuple[list[Session], int]:
         with self._lock:
@@ -110,10 +106,7 @@ class SessionStore:
                 " LIMIT ? OFFSET ?",
                 (take, skip),
             ).fetchall()
-            sessions = [self._session(row) for row in rows]
-            for session in sessions:
-                session.log = self._log(session.id)
-            return sessions, int(total)
+            return self._with_logs(rows), int(total)
 
     def unfinished(self, node_id: str) -> list[Session]:
         """Sessions of this node without a final outcome (left by a crash or a kill)."""
@@ -122,10 +115,7 @@ class SessionStore:
                 f"SELECT {_COLUMNS} FROM sessions WHERE outcome IS NULL AND node_id=?",
                 (node_id,),
             ).fetchall()
-            sessions = [self._session(row) for row in rows]
-            for session in sessions:
-                session.log = self._log(session.id)
-            return sessions
+            return self._with_logs(rows)
 
     def writable(self) -> bool:
         try:
@@ -144,6 +134,12 @@ class SessionStore:
                 for i, entry in enumerate(entries)
             ],
         )
+
+    def _with_logs(self, rows: list[tuple[object, ...]]) -> list[Session]:
+        sessions = [self._session(row) for row in rows]
+        for session in sessions:
+            session.log = self._log(session.id)
+        return sessions
 
     def _log(self, session_id: str) -> list[LogEntry]:
         rows = self._db.execute(

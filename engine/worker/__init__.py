@@ -1,6 +1,6 @@
 """The SIP worker process: the only package that imports pjsua2.
 
-Run as `python -m engine.worker ...` (see `engine.worker.options`); it speaks the JSON-lines
+Run as `python -m engine.worker ...` (see `engine.ipc.worker_options`); it speaks the JSON-lines
 protocol of `engine.ipc.messages` over an inherited Unix socket and holds at most a few calls
 (pjsua2-python is compiled with PJSUA_MAX_CALLS = 4). Importing this package does not import
 pjsua2; `engine.worker.worker` does.

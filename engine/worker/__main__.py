@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 
-from engine.worker.options import parse_args
+from engine.ipc.worker_options import parse_args
 
 
 def main(argv: list[str] | None = None) -> int:

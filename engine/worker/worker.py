@@ -16,10 +16,10 @@ from typing import Any
 import pjsua2 as pj
 
 from engine.ipc import messages as m
+from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
 from engine.worker.channel import Channel
 from engine.worker.media import Playback, Recording, StopReason, write_beep
-from engine.worker.options import WorkerOptions
 from engine.worker.pjerrors import Failure, from_pj_error
 
 log = logging.getLogger("engine.worker")

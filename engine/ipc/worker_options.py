@@ -1,4 +1,4 @@
-"""The worker's command line, parsed without importing pjsua2."""
+"""The worker's command line: built by the controller's pool, parsed by the worker (no pjsua2)."""
 
 from __future__ import annotations
 
