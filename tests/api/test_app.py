@@ -39,7 +39,7 @@ async def test_metrics_in_prometheus_text(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    assert "python_info" in response.text or "process_" in response.text
+    assert "# TYPE voice_engine_api_requests_total counter" in response.text
 
 
 async def test_requests_are_counted_by_route_template(client: httpx.AsyncClient) -> None:

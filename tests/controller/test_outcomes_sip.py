@@ -109,9 +109,10 @@ async def test_remote_hangup_mid_flow_completes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("password", "outcome"), [("secret", Outcome.COMPLETED), ("wrong", Outcome.FAILED)]
+    ("password", "outcome", "sip_code"),
+    [("secret", Outcome.COMPLETED, 200), ("wrong", Outcome.FAILED, 403)],
 )
-async def test_digest_401(tmp_path: Path, password: str, outcome: Outcome) -> None:
+async def test_digest_401(tmp_path: Path, password: str, outcome: Outcome, sip_code: int) -> None:
     session, sip = await place(
         tmp_path,
         "uas-auth-401",
@@ -119,8 +120,7 @@ async def test_digest_401(tmp_path: Path, password: str, outcome: Outcome) -> No
     )
     assert session.outcome is outcome
     assert "Authorization: Digest" in sip
-    if outcome is Outcome.FAILED:
-        assert session.sip_code == 403
+    assert session.sip_code == sip_code
 
 
 async def test_proxy_auth_407(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ from typing import TypeVar
 
 from engine.ipc.codec import decode_from_worker, encode
 from engine.ipc.messages import FromWorker, Message, Ready, Shutdown
+from engine.ipc.worker_options import WorkerOptions
 from engine.sipp.ports import free_udp_port_range
-from engine.worker.options import WorkerOptions
 
 M = TypeVar("M", bound=Message)
 
