@@ -17,8 +17,7 @@ from engine.sessions.model import Outcome
 from engine.sessions.store import SessionStore
 from engine.sipp.ports import free_tcp_port
 from engine.sipp.runner import SippUas
-from tests.controller.test_pool_sip import DESTINATION, HOLD_FLOW
-from tests.support.engine import engine_config
+from tests.support.engine import DESTINATION, HOLD_FLOW, engine_config, hold_flows
 
 pytestmark = pytest.mark.sip
 
@@ -37,10 +36,7 @@ async def poll(http: httpx.AsyncClient, session_id: str, state: str, timeout: fl
 
 
 async def test_sigterm_drains_live_calls_and_refuses_new_ones(tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "hold.yaml").write_text(HOLD_FLOW)
-    (flows / "short.yaml").write_text(SHORT_FLOW)
+    flows = hold_flows(tmp_path, short=SHORT_FLOW)
     with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         port = free_tcp_port()
         config = engine_config(

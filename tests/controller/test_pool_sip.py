@@ -14,123 +14,90 @@ from engine.config import TrunkConfig, WorkersConfig
 from engine.controller.pool import Doorbell, Worker, WorkerPool, WorkerState
 from engine.ipc.messages import ConfigureTrunk, Message
 from engine.sessions.model import CallState, Outcome
-from engine.sipp.runner import SippUas
-from tests.support.engine import engine_config, messages, running, wait_for_end, wait_until
+from tests.support.engine import (
+    DESTINATION,
+    hold_engine,
+    messages,
+    place_holds,
+    wait_for_end,
+    wait_until,
+)
 
 pytestmark = pytest.mark.sip
 
-DESTINATION = "+18144043093"
-HOLD_FLOW = """\
-name: Hold
-description: Keep the call up (the test hangs it up).
-start: wait
-steps:
-  wait:
-    type: pause
-    seconds: 60
-    next: done
-  done:
-    type: hangup
-"""
-
-
-def hold_flows(tmp_path: Path) -> Path:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "hold.yaml").write_text(HOLD_FLOW)
-    return flows
-
 
 async def test_pool_grows_on_demand_and_shrinks_when_idle(tmp_path: Path) -> None:
-    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
-        config = engine_config(
-            tmp_path,
-            uas.port,
-            flows_dir=hold_flows(tmp_path),
-            workers={"min_workers": 1, "max_workers": 3, "idle_shrink_seconds": 1},
+    workers = {"min_workers": 1, "max_workers": 3, "idle_shrink_seconds": 1}
+    async with hold_engine(tmp_path, workers=workers) as (engine, _):
+        pool = engine.pool
+        assert len(pool.workers) == 1
+        ids = await place_holds(engine, 9)
+        await wait_until(
+            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
+            20,
+            "nine answered calls",
         )
-        async with running(config) as engine:
-            pool = engine.pool
-            assert len(pool.workers) == 1
-            ids = [
-                (await engine.create_outgoing_session("hold", DESTINATION, None)).id
-                for _ in range(9)
-            ]
-            await wait_until(
-                lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
-                20,
-                "nine answered calls",
-            )
-            assert len(pool.ready_workers()) == 3
-            loads = {w: w.load for w in pool.ready_workers()}
-            assert sum(loads.values()) == 9 and max(loads.values()) <= 4
-            # The next call goes to the least loaded worker.
-            least = min(loads, key=lambda w: (loads[w], w.slot))
-            ids.append((await engine.create_outgoing_session("hold", DESTINATION, None)).id)
-            await wait_until(lambda: engine.calls[ids[-1]].worker is not None, 5, "placing")
-            assert engine.calls[ids[-1]].worker is least
-            ports = {w.sip_port for w in pool.ready_workers()}
-            assert len(ports) == 3
-            for session_id in ids:
-                await engine.end_session(session_id)
-            for session_id in ids:
-                assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
-            await wait_until(lambda: len(pool.workers) == 1, 10, "the pool to shrink to one")
-            assert pool.restarts == 0
+        assert len(pool.ready_workers()) == 3
+        loads = {w: w.load for w in pool.ready_workers()}
+        assert sum(loads.values()) == 9 and max(loads.values()) <= 4
+        # The next call goes to the least loaded worker.
+        least = min(loads, key=lambda w: (loads[w], w.slot))
+        ids.append((await engine.create_outgoing_session("hold", DESTINATION, None)).id)
+        await wait_until(lambda: engine.calls[ids[-1]].worker is not None, 5, "placing")
+        assert engine.calls[ids[-1]].worker is least
+        ports = {w.sip_port for w in pool.ready_workers()}
+        assert len(ports) == 3
+        for session_id in ids:
+            await engine.end_session(session_id)
+        for session_id in ids:
+            assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
+        await wait_until(lambda: len(pool.workers) == 1, 10, "the pool to shrink to one")
+        assert pool.restarts == 0
 
 
 async def test_a_killed_worker_fails_only_its_calls_and_is_replaced(tmp_path: Path) -> None:
-    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
-        config = engine_config(
-            tmp_path,
-            uas.port,
-            flows_dir=hold_flows(tmp_path),
-            workers={"min_workers": 2, "max_workers": 2, "calls_per_worker": 2},
+    workers = {"min_workers": 2, "max_workers": 2, "calls_per_worker": 2}
+    async with hold_engine(tmp_path, workers=workers) as (engine, _):
+        pool = engine.pool
+        ids = await place_holds(engine, 4)
+        await wait_until(
+            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
+            20,
+            "four answered calls",
         )
-        async with running(config) as engine:
-            pool = engine.pool
-            ids = [
-                (await engine.create_outgoing_session("hold", DESTINATION, None)).id
-                for _ in range(4)
-            ]
-            await wait_until(
-                lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
-                20,
-                "four answered calls",
-            )
-            victim = pool.workers[0]
-            doomed = {i for i in ids if engine.calls[i].worker is victim}
-            survivors = set(ids) - doomed
-            assert len(doomed) == 2 and len(survivors) == 2
-            loop_time = engine.calls[ids[0]]._loop.time
-            killed_at = loop_time()
-            os.kill(victim.process.pid, signal.SIGKILL)
-            for session_id in doomed:
-                session = await wait_for_end(engine, session_id, 5)
-                assert session.outcome is Outcome.FAILED
-                assert session.sip_reason == "worker lost"
-                assert "worker lost" in messages(session)
-            assert loop_time() - killed_at < 1.0
-            assert victim.state is WorkerState.DEAD
-            for session_id in survivors:
-                assert engine.calls[session_id].session.call_state is CallState.CONNECTED
-            await wait_until(
-                lambda: len(pool.ready_workers()) == 2, 10, "a replacement worker to be ready"
-            )
-            assert pool.restarts == 1
-            replacement = next(w for w in pool.ready_workers() if w is not victim and w.load == 0)
-            assert replacement.worker_id > victim.worker_id
-            # The replacement takes calls.
-            extra = await engine.create_outgoing_session("hold", DESTINATION, None)
-            await wait_until(
-                lambda: engine.calls[extra.id].session.call_state is CallState.CONNECTED,
-                10,
-                "a call on the replacement",
-            )
-            assert engine.calls[extra.id].worker is replacement
-            for session_id in [*survivors, extra.id]:
-                await engine.end_session(session_id)
-                assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
+        victim = pool.workers[0]
+        doomed = {i for i in ids if engine.calls[i].worker is victim}
+        survivors = set(ids) - doomed
+        assert len(doomed) == 2 and len(survivors) == 2
+        loop_time = engine.calls[ids[0]]._loop.time
+        killed_at = loop_time()
+        os.kill(victim.process.pid, signal.SIGKILL)
+        for session_id in doomed:
+            session = await wait_for_end(engine, session_id, 5)
+            assert session.outcome is Outcome.FAILED
+            assert session.sip_reason == "worker lost"
+            assert "worker lost" in messages(session)
+        assert loop_time() - killed_at < 1.0
+        assert victim.state is WorkerState.DEAD
+        for session_id in survivors:
+            assert engine.calls[session_id].session.call_state is CallState.CONNECTED
+        await wait_until(
+            lambda: len(pool.ready_workers()) == 2, 10, "a replacement worker to be ready"
+        )
+        assert pool.restarts == 1
+        replacement = next(w for w in pool.ready_workers() if w is not victim and w.load == 0)
+        assert replacement.worker_id > victim.worker_id
+        # The replacement takes calls.
+        extra = await engine.create_outgoing_session("hold", DESTINATION, None)
+        await wait_until(
+            lambda: engine.calls[extra.id].session.call_state is CallState.CONNECTED,
+            10,
+            "a call on the replacement",
+        )
+        assert engine.calls[extra.id].worker is replacement
+        for session_id in [*survivors, extra.id]:
+            await engine.end_session(session_id)
+            assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
 
 
 async def test_a_worker_is_handed_calls_only_after_its_trunks(

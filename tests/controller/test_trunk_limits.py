@@ -12,43 +12,40 @@ from engine.api.app import create_app
 from engine.api.keys import KeyStore
 from engine.sessions.model import CallState, Outcome
 from engine.sipp.runner import SippUas
-from tests.controller.test_pool_sip import DESTINATION, hold_flows
-from tests.support.engine import engine_config, running, wait_for_end, wait_until
+from tests.support.engine import (
+    DESTINATION,
+    engine_config,
+    hold_engine,
+    place_holds,
+    running,
+    wait_for_end,
+    wait_until,
+)
 
 pytestmark = pytest.mark.sip
 
 
 async def test_calls_beyond_max_concurrent_wait_queued_and_leave_in_order(tmp_path: Path) -> None:
-    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
-        config = engine_config(
-            tmp_path,
-            uas.port,
-            flows_dir=hold_flows(tmp_path),
-            trunk={"max_concurrent_calls": 1},
-        )
-        async with running(config) as engine:
-            ids = [
-                (await engine.create_outgoing_session("hold", DESTINATION, None)).id
-                for _ in range(3)
-            ]
+    async with hold_engine(tmp_path, trunk={"max_concurrent_calls": 1}) as (engine, _):
+        ids = await place_holds(engine, 3)
 
-            def state(session_id: str) -> CallState:
-                session = engine.get_session(session_id)
-                assert session is not None
-                return session.call_state
+        def state(session_id: str) -> CallState:
+            session = engine.get_session(session_id)
+            assert session is not None
+            return session.call_state
 
-            for current, waiting in ((0, ids[1:]), (1, ids[2:]), (2, [])):
-                await wait_until(
-                    lambda current=current: state(ids[current]) is CallState.CONNECTED,
-                    10,
-                    f"call {current} answered",
-                )
-                # The others stay Queued, visible through the backend the API uses.
-                assert [state(i) for i in waiting] == [CallState.QUEUED] * len(waiting)
-                assert engine.dialers["sipp"].active == 1
-                await engine.end_session(ids[current])
-                ended = await wait_for_end(engine, ids[current])
-                assert ended.outcome is Outcome.COMPLETED
+        for current, waiting in ((0, ids[1:]), (1, ids[2:]), (2, [])):
+            await wait_until(
+                lambda current=current: state(ids[current]) is CallState.CONNECTED,
+                10,
+                f"call {current} answered",
+            )
+            # The others stay Queued, visible through the backend the API uses.
+            assert [state(i) for i in waiting] == [CallState.QUEUED] * len(waiting)
+            assert engine.dialers["sipp"].active == 1
+            await engine.end_session(ids[current])
+            ended = await wait_for_end(engine, ids[current])
+            assert ended.outcome is Outcome.COMPLETED
 
 
 async def test_calls_per_second_are_spaced_by_the_token_bucket(tmp_path: Path) -> None:
@@ -70,40 +67,34 @@ async def test_calls_per_second_are_spaced_by_the_token_bucket(tmp_path: Path) -
 
 
 async def test_a_full_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
-    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
-        config = engine_config(
-            tmp_path,
-            uas.port,
-            flows_dir=hold_flows(tmp_path),
-            trunk={"max_concurrent_calls": 1, "queue_size": 1},
-        )
-        async with running(config) as engine:
-            keys = KeyStore(config.store.path)
-            key = keys.create(["Manager"], "manager")
-            transport = httpx.ASGITransport(app=create_app(engine, keys))
-            body = {"flowId": "hold", "numberToDial": DESTINATION}
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://api.test",
-                headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-            ) as http:
-                first = await http.post("/sessions/outgoing", json=body)
-                assert first.status_code == 200, first.text
-                await wait_until(
-                    lambda: engine.dialers["sipp"].active == 1, 10, "the first call placed"
-                )
-                second = await http.post("/sessions/outgoing", json=body)
-                assert second.status_code == 200, second.text
-                assert second.json()["callState"] == "Queued"
-                third = await http.post("/sessions/outgoing", json=body)
-                assert third.status_code == 503
-                assert int(third.headers["Retry-After"]) >= 1
-                status = third.json()["responseStatus"]
-                assert status["errorCode"] == "QueueFull"
-                assert status["message"]
-                # The queued one is still there and visible, nothing was dropped.
-                queued = await http.get(f"/sessions/{second.json()['id']}")
-                assert queued.json()["callState"] == "Queued"
-                for answer in (first, second):
-                    await http.delete(f"/sessions/{answer.json()['id']}")
-            keys.close()
+    limits = {"max_concurrent_calls": 1, "queue_size": 1}
+    async with hold_engine(tmp_path, trunk=limits) as (engine, config):
+        keys = KeyStore(config.store.path)
+        key = keys.create(["Manager"], "manager")
+        transport = httpx.ASGITransport(app=create_app(engine, keys))
+        body = {"flowId": "hold", "numberToDial": DESTINATION}
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://api.test",
+            headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+        ) as http:
+            first = await http.post("/sessions/outgoing", json=body)
+            assert first.status_code == 200, first.text
+            await wait_until(
+                lambda: engine.dialers["sipp"].active == 1, 10, "the first call placed"
+            )
+            second = await http.post("/sessions/outgoing", json=body)
+            assert second.status_code == 200, second.text
+            assert second.json()["callState"] == "Queued"
+            third = await http.post("/sessions/outgoing", json=body)
+            assert third.status_code == 503
+            assert int(third.headers["Retry-After"]) >= 1
+            status = third.json()["responseStatus"]
+            assert status["errorCode"] == "QueueFull"
+            assert status["message"]
+            # The queued one is still there and visible, nothing was dropped.
+            queued = await http.get(f"/sessions/{second.json()['id']}")
+            assert queued.json()["callState"] == "Queued"
+            for answer in (first, second):
+                await http.delete(f"/sessions/{answer.json()['id']}")
+        keys.close()

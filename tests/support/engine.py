@@ -12,6 +12,7 @@ from engine.config import EngineConfig
 from engine.controller.engine import Engine
 from engine.sessions.model import Session
 from engine.sipp.ports import free_udp_port_range
+from engine.sipp.runner import SippUas
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWS = REPO / "flows"
@@ -90,3 +91,44 @@ async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "conditi
 
 def messages(session: Session) -> list[str]:
     return [entry.message for entry in session.log]
+
+
+DESTINATION = "+18144043093"
+HOLD_FLOW = """\
+name: Hold
+description: Keep the call up (the test hangs it up).
+start: wait
+steps:
+  wait:
+    type: pause
+    seconds: 60
+    next: done
+  done:
+    type: hangup
+"""
+
+
+def hold_flows(tmp_path: Path, **more: str) -> Path:
+    """A flows folder with `hold` and any `more` flows (id: YAML text)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    for flow_id, text in {"hold": HOLD_FLOW, **more}.items():
+        (flows / f"{flow_id}.yaml").write_text(text)
+    return flows
+
+
+@contextlib.asynccontextmanager
+async def hold_engine(tmp_path: Path, **config: Any) -> AsyncIterator[tuple[Engine, EngineConfig]]:
+    """A running engine whose `hold` flow keeps calls up, against a SIPp UAS echoing RTP."""
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        engine_settings = engine_config(
+            tmp_path, uas.port, flows_dir=hold_flows(tmp_path), **config
+        )
+        async with running(engine_settings) as engine:
+            yield engine, engine_settings
+
+
+async def place_holds(engine: Engine, count: int) -> list[str]:
+    return [
+        (await engine.create_outgoing_session("hold", DESTINATION, None)).id for _ in range(count)
+    ]
