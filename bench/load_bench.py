@@ -27,6 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -498,7 +500,7 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--rate", type=float, default=50)
     argv = sys.argv[1:]
-    asyncio.run(main_async(parser.parse_args(argv), argv))
+    uvloop.run(main_async(parser.parse_args(argv), argv))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from engine.api.app import create_app
 from engine.api.keys import KeyStore
@@ -48,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         config.http.port = args.port
     setup_logging(config.logging, secrets_of(config))
-    asyncio.run(serve(config))
+    uvloop.run(serve(config))
     return 0
 
 
@@ -80,8 +81,9 @@ def http_server(config: EngineConfig, engine: Engine, keys: KeyStore) -> uvicorn
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # Longer than clients' idle expiry (httpx: 5 s), so a request never meets a closing
-        # connection (uvicorn's default is 5 s too: a race).
+        http="httptools",
+        # Longer than clients' idle expiry (httpx: 5 s, aiohttp: 15 s), so a request never
+        # meets a closing connection (uvicorn's default is 5 s too: a race).
         timeout_keep_alive=30,
     )
     return _EngineHttpServer(server_config)
@@ -150,9 +152,7 @@ def _demo(args: argparse.Namespace) -> int:
     from engine.controller.demo import run_demo
 
     config = load_config(args.config)
-    return asyncio.run(
-        run_demo(config, flow_id=args.flow, number=args.number, timeout=args.timeout)
-    )
+    return uvloop.run(run_demo(config, flow_id=args.flow, number=args.number, timeout=args.timeout))
 
 
 def default_root() -> Path:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import time
 from pathlib import Path
+
+import uvloop
 
 from engine.config import load_config
 from engine.loadtest.runner import DEFAULT_SCENARIO, LoadOptions, run_load
@@ -71,5 +72,5 @@ def _loadtest(args: argparse.Namespace) -> int:
         folder = ensure_pcaps(DEFAULT_DIR / f"digits-{args.digits}")
         sequence_pcap(args.digits, folder / "dtmf-sequence.pcap")
         options.sipp_cwd = folder
-    summary = asyncio.run(run_load(config, options))
+    summary = uvloop.run(run_load(config, options))
     return 0 if summary["failed"] == 0 and summary["unfinished"] == 0 else 1
