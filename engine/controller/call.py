@@ -379,9 +379,9 @@ class CallDriver:
         session.sip_code = sip_code
         session.sip_reason = reason
         session.date_completed = utc_now()
-        self.host.save_session(session)
         detail = f" ({sip_code} {reason})" if sip_code else (f" ({reason})" if reason else "")
         self.host.log_session(session, f"outcome: {outcome.value}{detail}")
+        self.host.save_session(session)  # final: committed now, with the log so far
         now = time.monotonic()
         self.host.emit(
             session,

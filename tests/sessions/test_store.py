@@ -1,8 +1,11 @@
+import asyncio
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
-from engine.sessions.store import SessionStore
+from engine.sessions.store import FLUSH_INTERVAL_SECONDS, SessionStore
 
 
 def make_session(session_id: str, created: datetime) -> Session:
@@ -63,3 +66,82 @@ def test_unfinished_sessions_are_found_for_recovery(tmp_path: Path) -> None:
     assert store.unfinished("node-2") == []
     assert store.get("missing") is None
     assert store.writable()
+
+
+def committed_log(db: Path, session_id: str) -> list[str]:
+    """What another connection (another process, a crash's survivor) would read."""
+    with sqlite3.connect(db) as other:
+        rows = other.execute(
+            "SELECT message FROM session_log WHERE session_id=? ORDER BY seq", (session_id,)
+        ).fetchall()
+    return [message for (message,) in rows]
+
+
+def committed_outcome(db: Path, session_id: str) -> str | None:
+    with sqlite3.connect(db) as other:
+        (outcome,) = other.execute(
+            "SELECT outcome FROM sessions WHERE id=?", (session_id,)
+        ).fetchone()
+    return str(outcome) if outcome is not None else None
+
+
+async def test_log_lines_are_committed_together_within_the_interval(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    now = datetime.now(UTC)
+    store.insert(make_session("s1", now))
+    assert committed_log(db, "s1") == ["created"]
+    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
+    store.append_log("s1", 2, LogEntry(now, "ringing"))
+    assert committed_log(db, "s1") == ["created"]
+    deadline = time.monotonic() + FLUSH_INTERVAL_SECONDS + 5
+    while committed_log(db, "s1") != ["created", "INVITE sent", "ringing"]:
+        assert time.monotonic() < deadline, committed_log(db, "s1")
+        await asyncio.sleep(0.01)
+    store.close()
+
+
+async def test_reads_see_pending_lines_and_a_final_state_is_committed_at_once(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    now = datetime.now(UTC)
+    session = make_session("s1", now)
+    store.insert(session)
+    store.append_log("s1", 1, LogEntry(now, "answered"))
+    session.call_state = CallState.CONNECTED
+    store.save(session)
+    read = store.get("s1")
+    assert read is not None and [e.message for e in read.log] == ["created", "answered"]
+    assert read.call_state is CallState.CONNECTED
+
+    store.append_log("s1", 2, LogEntry(now, "outcome: completed"))
+    session.outcome = Outcome.COMPLETED
+    session.call_state = CallState.DISCONNECTED
+    store.save(session)
+    assert committed_outcome(db, "s1") == "completed"
+    assert committed_log(db, "s1")[-1] == "outcome: completed"
+    store.close()
+
+
+async def test_a_new_session_commits_what_other_sessions_left_pending(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    now = datetime.now(UTC)
+    store.insert(make_session("s1", now))
+    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
+    store.insert(make_session("s2", now))
+    assert committed_log(db, "s1") == ["created", "INVITE sent"]
+    assert committed_log(db, "s2") == ["created"]
+    store.close()
+
+
+def test_without_an_event_loop_every_write_is_committed_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    now = datetime.now(UTC)
+    store.insert(make_session("s1", now))
+    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
+    assert committed_log(db, "s1") == ["created", "INVITE sent"]
+    store.close()
