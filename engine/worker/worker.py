@@ -20,7 +20,7 @@ from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
 from engine.worker.channel import Channel
 from engine.worker.media import Playback, Recording, StopReason, write_beep
-from engine.worker.pjerrors import Failure, from_pj_error
+from engine.worker.pjerrors import PJ_ETOOMANY, Failure, from_pj_error
 
 log = logging.getLogger("engine.worker")
 
@@ -33,6 +33,17 @@ IDLE_SELECT_SECONDS = 0.05
 timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
 0.02 to about 0.004 cores (measured, docs/sip-worker.md)."""
 RECORDING_CHECK_SECONDS = 0.05
+IOQUEUE_HANDLES = 64
+"""PJSIP's select ioqueue holds 64 sockets; taking a 65th aborts the process (an assertion in
+pj_ioqueue_register_sock2), and a closed socket's handle is free again only 500 ms later."""
+HANDLES_PER_CALL = 2
+"""A call's RTP and RTCP sockets."""
+HANDLE_FREE_DELAY_SECONDS = 0.6
+"""PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) and a margin."""
+HANDLES_KEPT_FREE = 8
+"""For the SIP transports (UDP, and TCP or TLS with their connections)."""
+CAPACITY_WAIT_SECONDS = 1.0
+"""How long a MakeCall may wait for a free socket handle or call slot before it fails."""
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
@@ -59,6 +70,11 @@ class Worker:
         # Work queued by callbacks (append/popleft are atomic, so a callback on a PJSIP
         # thread may queue too); run by the loop outside any callback.
         self.deferred: deque[Callable[[], None]] = deque()
+        self.waiting_for_capacity: deque[tuple[m.MakeCall, float]] = deque()
+        """MakeCalls (and when they arrived) that wait for socket handles or a call slot that
+        ended calls still hold."""
+        self.ended_at: deque[float] = deque()
+        """When recent calls ended: their sockets' handles are not free yet."""
         self.stopping = False
         self._tmp = tempfile.TemporaryDirectory(prefix="engine-worker-")
         self._beep_path: str | None = None
@@ -114,9 +130,10 @@ class Worker:
         next_check = 0.0
         shutdown_deadline: float | None = None
         while True:
-            busy = bool(self.calls) or self.stopping
+            busy = bool(self.calls or self.waiting_for_capacity) or self.stopping
             self.ep.libHandleEvents(BUSY_POLL_MS if busy else 0)
             self._run_deferred()
+            self._retry_waiting()
             for message in self.channel.poll(0 if busy else IDLE_SELECT_SECONDS):
                 self._dispatch(message)
             if self.channel.closed and not self.stopping:
@@ -139,6 +156,9 @@ class Worker:
             self._end_playback(playback, stopped=True)
         for recording in list(self.recordings.values()):
             self._end_recording(recording, "hangup")
+        for message, _ in self.waiting_for_capacity:
+            self._make_call_failed(message.call_id, Failure("worker shut down", 503))
+        self.waiting_for_capacity.clear()
         for call in list(self.calls.values()):
             # Calls that never reached DISCONNECTED within the grace period.
             self._send_call_ended(call, 500, "worker shut down")
@@ -161,11 +181,16 @@ class Worker:
         try:
             handler(message)
         except (pj.Error, CommandError) as exc:
-            failure = exc.failure if isinstance(exc, CommandError) else from_pj_error(exc)
-            log.warning("%s failed: %s", message.type, failure.reason)
-            self.send(m.CommandFailed(call_id=call_id, command=message.type, reason=failure.reason))
-            if isinstance(message, m.MakeCall):
-                self._make_call_failed(message.call_id, failure)
+            self._command_failed(message, call_id, exc)
+
+    def _command_failed(
+        self, message: m.ToWorker, call_id: str | None, exc: pj.Error | CommandError
+    ) -> None:
+        failure = exc.failure if isinstance(exc, CommandError) else from_pj_error(exc)
+        log.warning("%s failed: %s", message.type, failure.reason)
+        self.send(m.CommandFailed(call_id=call_id, command=message.type, reason=failure.reason))
+        if isinstance(message, m.MakeCall):
+            self._make_call_failed(message.call_id, failure)
 
     # ------------------------------------------------------------ callbacks from WorkerCall
 
@@ -186,6 +211,7 @@ class Worker:
         self._send_call_ended(call, code, reason)
         # Dropped only now, after DISCONNECTED was handled inside libHandleEvents.
         self.calls.pop(call.call_id, None)
+        self.ended_at.append(time.monotonic())
 
     def _send_call_ended(self, call: WorkerCall, code: int, reason: str) -> None:
         self.send(
@@ -241,8 +267,8 @@ class Worker:
         self.extra_transports[kind] = transport_id
         return transport_id
 
-    def _make_call(self, msg: m.MakeCall) -> None:
-        received_at = time.monotonic()
+    def _make_call(self, msg: m.MakeCall, received_at: float | None = None) -> None:
+        received_at = received_at or time.monotonic()
         if self.stopping:
             raise CommandError("worker is shutting down", 503)
         if msg.call_id in self.calls:
@@ -250,6 +276,9 @@ class Worker:
         account = self.accounts.get(msg.trunk)
         if account is None:
             raise CommandError(f"no trunk named {msg.trunk!r} (send ConfigureTrunk first)")
+        if not self._socket_handles_free():
+            self._wait_for_capacity(msg, received_at, "no free socket handle for the call's media")
+            return
         call = WorkerCall(self, account, msg.call_id)
         prm = pj.CallOpParam(True)
         # SipTxOption.localUri (pjsua2 >= 2.13) sets the INVITE's From, hence the caller ID.
@@ -262,14 +291,40 @@ class Worker:
         self.calls[msg.call_id] = call
         try:
             call.makeCall(msg.request_uri, prm)
-        except pj.Error:
+        except pj.Error as exc:
             if call.disconnected:
                 raise  # DISCONNECTED was already queued; it sends CallEnded
             self.calls.pop(msg.call_id, None)
+            self.ended_at.append(time.monotonic())
+            live = sum(1 for other in self.calls.values() if not other.disconnected)
+            if exc.status == PJ_ETOOMANY and live < self.options.max_calls:
+                self._wait_for_capacity(msg, received_at, from_pj_error(exc).reason)
+                return
             raise
         self.send(
             m.InviteSent(call_id=msg.call_id, received_at=received_at, sent_at=time.monotonic())
         )
+
+    def _socket_handles_free(self) -> bool:
+        """Room for one more call's sockets, counting the handles of recently ended calls."""
+        horizon = time.monotonic() - HANDLE_FREE_DELAY_SECONDS
+        while self.ended_at and self.ended_at[0] < horizon:
+            self.ended_at.popleft()
+        held = (len(self.calls) + len(self.ended_at) + 1) * HANDLES_PER_CALL
+        return held + HANDLES_KEPT_FREE <= IOQUEUE_HANDLES
+
+    def _wait_for_capacity(self, msg: m.MakeCall, received_at: float, reason: str) -> None:
+        if time.monotonic() - received_at >= CAPACITY_WAIT_SECONDS:
+            raise CommandError(reason, 503)
+        self.waiting_for_capacity.append((msg, received_at))
+
+    def _retry_waiting(self) -> None:
+        for _ in range(len(self.waiting_for_capacity)):
+            message, received_at = self.waiting_for_capacity.popleft()
+            try:
+                self._make_call(message, received_at)
+            except (pj.Error, CommandError) as exc:
+                self._command_failed(message, message.call_id, exc)
 
     def _make_call_failed(self, call_id: str, failure: Failure) -> None:
         call = self.calls.get(call_id)
@@ -286,6 +341,11 @@ class Worker:
         )
 
     def _hangup(self, msg: m.Hangup) -> None:
+        for waiting in self.waiting_for_capacity:
+            if waiting[0].call_id == msg.call_id:
+                self.waiting_for_capacity.remove(waiting)
+                self._make_call_failed(msg.call_id, Failure("cancelled before the INVITE", 487))
+                return
         call = self.calls.get(msg.call_id)
         if call is None or call.disconnected:
             return

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.ipc.messages import (
+    CallAnswered,
     CallEnded,
     CommandFailed,
     Hangup,
@@ -57,6 +58,47 @@ async def test_fifth_call_on_a_four_call_worker_fails(worker: WorkerProcess) -> 
         for n in range(1, 5):
             ended = await worker.wait_for(CallEnded, call_id=f"c{n}")
             assert (ended.answered, ended.remote_hangup) == (True, False)
+
+
+@pytest.mark.parametrize("ended_by", ["engine", "far end"])
+async def test_a_slot_is_usable_as_soon_as_its_call_ended(
+    worker: WorkerProcess, ended_by: str
+) -> None:
+    """The controller hands a freed slot on the moment CallEnded arrives; PJSIP may still hold
+    it then (PJ_ETOOMANY), so the worker waits for it instead of failing the call."""
+    if ended_by == "engine":
+        uas = SippUas("uas-answer-echo-wait-bye", rtp_echo=True)
+    else:
+        uas = SippUas("uas-answer-hangup-after-delay", rtp_echo=True, keys={"hangup_ms": "300"})
+    with uas:
+        for round_ in range(5):
+            calls = [f"r{round_}c{n}" for n in range(4)]
+            for call_id in calls:
+                await answered_call(worker, uas, call_id)
+            for call_id in calls:
+                if ended_by == "engine":
+                    await worker.send(Hangup(call_id=call_id))
+                await worker.wait_for(CallEnded, call_id=call_id)
+                replacement = f"{call_id}-next"
+                await worker.send(make_call(uas, replacement))
+                await worker.wait_for(CallAnswered, call_id=replacement)
+            for call_id in calls:
+                replacement = f"{call_id}-next"
+                if ended_by == "engine":
+                    await worker.send(Hangup(call_id=replacement))
+                await worker.wait_for(CallEnded, call_id=replacement)
+
+
+async def test_a_burst_of_rejected_calls_waits_for_socket_handles(worker: WorkerProcess) -> None:
+    """Each call takes two of PJSIP's 64 socket handles, free again only 500 ms after the call
+    ends; 60 calls rejected at once used to abort the worker on the 30th or so."""
+    with SippUas("uas-busy-486") as uas:
+        for n in range(60):
+            await worker.send(make_call(uas, f"b{n}"))
+            ended = await worker.wait_for(CallEnded, call_id=f"b{n}")
+            assert ended.sip_code == 486, ended
+        await worker.send(StatsRequest())
+        assert (await worker.wait_for(Stats)).active_calls == 0
 
 
 async def test_unknown_trunk_still_ends_the_call(worker: WorkerProcess) -> None:
