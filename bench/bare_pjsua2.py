@@ -2,8 +2,11 @@
 
 Each process has one Endpoint configured like an engine worker (8 kHz bridge, null sound device,
 one polling thread) and places the calls whose index i satisfies i % N == k at the absolute time
-start + i / rate. A call plays a WAV once answered and is hung up `--call-seconds` later. A call
-due while the process already holds 4 calls counts as failed ("no free call slot").
+start + i / rate. A call plays a WAV once answered and is hung up when the WAV has played to its
+end (`--hang-up eof`, like the engine's "say, then hang up": a media clock that falls behind under
+load makes the call longer), or `--call-seconds` after the answer whatever the audio did
+(`--hang-up timer`). A call due while the process already holds 4 calls counts as failed ("no
+free call slot").
 
     python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
         --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
@@ -84,13 +87,23 @@ def worker_main(
             info = self.getInfo()
             if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered:
                 self.answered = time.monotonic()
-                self.hangup_at = self.answered + args.call_seconds
+                if args.hang_up == "timer":
+                    self.hangup_at = self.answered + args.call_seconds
                 deferred.append(lambda: play(self))
             elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.status = info.lastStatusCode
                 deferred.append(lambda: finish(self))
 
     calls: dict[int, BareCall] = {}
+
+    class EndOfPrompt(pj.AudioMediaPlayer):
+        def __init__(self, call: BareCall) -> None:
+            super().__init__()
+            self.call = call
+
+        def onEof2(self) -> None:
+            if not self.call.hangup_at:
+                self.call.hangup_at = time.monotonic()
 
     def play(call: BareCall) -> None:
         try:
@@ -99,7 +112,7 @@ def worker_main(
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == (
                     pj.PJSUA_CALL_MEDIA_ACTIVE
                 ):
-                    player = pj.AudioMediaPlayer()
+                    player = EndOfPrompt(call) if args.hang_up == "eof" else pj.AudioMediaPlayer()
                     player.createPlayer(args.wav, pj.PJMEDIA_FILE_NO_LOOP)
                     player.startTransmit(call.getAudioMedia(media_index))
                     call.player = player
@@ -167,7 +180,13 @@ def main() -> int:
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--rate", type=float, required=True, help="calls per second in all")
     parser.add_argument("--calls", type=int, required=True)
-    parser.add_argument("--call-seconds", type=float, default=3.0)
+    parser.add_argument("--call-seconds", type=float, default=3.0, help="with --hang-up timer")
+    parser.add_argument(
+        "--hang-up",
+        choices=("eof", "timer"),
+        default="eof",
+        help="when the WAV ends (default), or --call-seconds after the answer",
+    )
     parser.add_argument("--wav", required=True, help="8 kHz mono PCM16 WAV to play")
     parser.add_argument("--rtp-base", type=int, default=40000)
     parser.add_argument("--out", type=Path)
@@ -232,6 +251,7 @@ def main() -> int:
         "setup_p99_ms": round(setups[max(0, int(len(setups) * 0.99) - 1)] * 1000, 2)
         if setups
         else None,
+        "hang_up": args.hang_up,
         "cpu_cores_mean": round(cpu / elapsed, 3),
         "cpu_note": "pjsua2 processes only, from the schedule's start to their last call",
     }

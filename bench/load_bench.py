@@ -406,9 +406,8 @@ def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
     processes = math.ceil(count / 4)
     rtp_base = free_udp_port_range(processes * 40)
     hold = hold_seconds(count)
-    command = bare_command(
-        uas, processes, HOLD_RAMP_RATE, count, rtp_base, "--call-seconds", str(hold)
-    )
+    timer = ("--hang-up", "timer", "--call-seconds", str(hold))
+    command = bare_command(uas, processes, HOLD_RAMP_RATE, count, rtp_base, *timer)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = ProcessSampler(
         {"bare_pjsua2": lambda: _spawned_children(process.pid), "sipp": lambda: [sipp_pid]}
