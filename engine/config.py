@@ -47,6 +47,13 @@ class WorkersConfig(StrictModel):
     clock_rate: int = Field(8000, description="conference bridge clock; 8 kHz halves the CPU")
     idle_shrink_seconds: float = Field(30.0, gt=0)
     public_address: str = "127.0.0.1"
+    nice: int = Field(
+        4,
+        ge=0,
+        le=19,
+        description="workers' niceness: on a saturated machine the controller, which every"
+        " call waits on, is served before the media workers",
+    )
 
 
 class TrunkConfig(StrictModel):

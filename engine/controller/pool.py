@@ -314,6 +314,7 @@ class WorkerPool:
                 clock_rate=self.config.clock_rate,
                 max_calls=self.config.calls_per_worker,
                 log_level=self._log_level,
+                nice=self.config.nice,
             )
             process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -22,6 +22,8 @@ class WorkerOptions:
     max_calls: int
     log_level: int
     """PJSIP log level 0..5, written to stderr."""
+    nice: int = 0
+    """Added to the worker's niceness at start (config `workers.nice`)."""
 
     def argv(self) -> list[str]:
         """The arguments after `python -m engine.worker` that reproduce these options."""
@@ -35,6 +37,7 @@ class WorkerOptions:
             "--clock-rate", str(self.clock_rate),
             "--max-calls", str(self.max_calls),
             "--log-level", str(self.log_level),
+            "--nice", str(self.nice),
         ]  # fmt: skip
 
 
@@ -49,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> WorkerOptions:
     parser.add_argument("--clock-rate", type=int, default=8000)
     parser.add_argument("--max-calls", type=int, default=4)
     parser.add_argument("--log-level", type=int, default=1, choices=range(6))
+    parser.add_argument("--nice", type=int, default=0, choices=range(20))
     args = parser.parse_args(argv)
     return WorkerOptions(
         worker_id=args.worker_id,
@@ -60,4 +64,5 @@ def parse_args(argv: list[str] | None = None) -> WorkerOptions:
         clock_rate=args.clock_rate,
         max_calls=args.max_calls,
         log_level=args.log_level,
+        nice=args.nice,
     )

@@ -47,6 +47,9 @@ async def test_pool_grows_on_demand_and_shrinks_when_idle(tmp_path: Path) -> Non
         assert engine.calls[ids[-1]].worker is least
         ports = {w.sip_port for w in pool.ready_workers()}
         assert len(ports) == 3
+        for worker in pool.ready_workers():
+            niceness = os.getpriority(os.PRIO_PROCESS, worker.process.pid)
+            assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + WorkersConfig().nice
         for session_id in ids:
             await engine.end_session(session_id)
         for session_id in ids:
