@@ -51,8 +51,8 @@ class WorkersConfig(StrictModel):
         4,
         ge=0,
         le=19,
-        description="workers' niceness: on a saturated machine the controller, which every"
-        " call waits on, is served before the media workers",
+        description="added to the niceness of each worker's SIP thread (not its media threads):"
+        " on a saturated machine the controller, which every call waits on, runs first",
     )
 
 

@@ -23,7 +23,7 @@ class WorkerOptions:
     log_level: int
     """PJSIP log level 0..5, written to stderr."""
     nice: int = 0
-    """Added to the worker's niceness at start (config `workers.nice`)."""
+    """Added to the niceness of the worker's SIP thread once PJSIP's media threads run."""
 
     def argv(self) -> list[str]:
         """The arguments after `python -m engine.worker` that reproduce these options."""

@@ -12,7 +12,6 @@ from engine.ipc.worker_options import parse_args
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    os.nice(options.nice)
     # PJSIP's default log writer prints to stdout: point fd 1 at stderr so nothing it
     # prints can be mistaken for IPC (which has its own socket anyway).
     os.dup2(2, 1)
