@@ -249,8 +249,8 @@ class CallDriver:
             )
             self._deliver(ev.TransferFinished(message.accepted, message.sip_code, message.reason))
         elif isinstance(message, msg.CommandFailed):
+            # A failed PlayFile is also answered with its PlaybackDone, which ends the step.
             self.host.log_session(self.session, f"{message.command} failed: {message.reason}")
-            self._on_command_failed(message)
 
     def on_worker_lost(self) -> None:
         self.host.log_session(self.session, "worker lost")
@@ -639,12 +639,6 @@ class CallDriver:
             self._finish_after_hangup()
 
     # ------------------------------------------------------------------ helpers
-
-    def _on_command_failed(self, message: msg.CommandFailed) -> None:
-        if message.command == "play_file" and self._playbacks_playing:
-            playback_id = next(iter(self._playbacks_playing))
-            self._playbacks_playing.discard(playback_id)
-            self._deliver(ev.PlaybackFinished(playback_id, interrupted=True))
 
     def _target_uri(self, target: str) -> str | None:
         if target.startswith(("sip:", "sips:")):

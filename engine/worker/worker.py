@@ -194,6 +194,16 @@ class Worker:
         self.send(m.CommandFailed(call_id=call_id, command=message.type, reason=failure.reason))
         if isinstance(message, m.MakeCall):
             self._make_call_failed(message.call_id, failure)
+        elif (
+            isinstance(message, m.PlayFile)
+            and f"{message.call_id}/{message.playback_id}" not in self.playbacks
+        ):
+            # The flow waits for this playback to end, and only its id says which one it is.
+            self.send(
+                m.PlaybackDone(
+                    call_id=message.call_id, playback_id=message.playback_id, stopped=True
+                )
+            )
 
     # ------------------------------------------------------------ callbacks from WorkerCall
 

@@ -11,6 +11,7 @@ import pytest
 
 from engine.ipc.messages import (
     CallEnded,
+    CommandFailed,
     DigitReceived,
     Hangup,
     PlaybackDone,
@@ -60,6 +61,23 @@ async def test_play_file_to_the_end(worker: WorkerProcess, tone_wav: Path) -> No
         await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav)))
         done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
         assert (done.playback_id, done.stopped) == ("p1", False)
+
+
+async def test_a_playback_that_cannot_start_still_ends_by_its_id(
+    worker: WorkerProcess, tone_wav: Path, tmp_path: Path
+) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav), loop=True))
+        missing = str(tmp_path / "missing.wav")
+        await worker.send(PlayFile(call_id="c1", playback_id="p2", path=missing))
+        failed = await worker.wait_for(CommandFailed, call_id="c1")
+        assert failed.command == "play_file" and "no such file" in failed.reason
+        done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
+        assert (done.playback_id, done.stopped) == ("p2", True)
+        await worker.send(StopPlayback(call_id="c1", playback_id="p1"))
+        done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
+        assert (done.playback_id, done.stopped) == ("p1", True)
 
 
 async def test_stop_playback(worker: WorkerProcess, tone_wav: Path) -> None:
