@@ -54,6 +54,8 @@ _COLUMNS = (
 FLUSH_INTERVAL_SECONDS = 0.1
 """Longest time a log line or an intermediate state waits before it is committed."""
 
+_SESSIONS_PER_LOG_QUERY = 500
+"""Well under SQLite's limit on a statement's parameters (32,766)."""
 _INSERT_LOG = "INSERT INTO session_log (session_id, seq, date, message) VALUES (?,?,?,?)"
 _UPDATE_STATE = (
     "UPDATE sessions SET call_state=?, outcome=?, sip_code=?, sip_reason=?,"
@@ -206,17 +208,19 @@ class SessionStore:
         ]
 
     def _with_logs(self, rows: list[tuple[object, ...]]) -> list[Session]:
-        sessions = [self._session(row) for row in rows]
-        for session in sessions:
-            session.log = self._log(session.id)
-        return sessions
-
-    def _log(self, session_id: str) -> list[LogEntry]:
-        rows = self._db.execute(
-            "SELECT date, message FROM session_log WHERE session_id=? ORDER BY seq",
-            (session_id,),
-        ).fetchall()
-        return [LogEntry(datetime.fromisoformat(date), message) for date, message in rows]
+        """The sessions of `rows` with their logs, read in one query per 500 sessions."""
+        sessions = {session.id: session for session in map(self._session, rows)}
+        ids = list(sessions)
+        for start in range(0, len(ids), _SESSIONS_PER_LOG_QUERY):
+            chunk = ids[start : start + _SESSIONS_PER_LOG_QUERY]
+            marks = ",".join("?" * len(chunk))
+            for session_id, date, message in self._db.execute(
+                "SELECT session_id, date, message FROM session_log"
+                f" WHERE session_id IN ({marks}) ORDER BY session_id, seq",
+                chunk,
+            ):
+                sessions[session_id].log.append(LogEntry(datetime.fromisoformat(date), message))
+        return list(sessions.values())
 
     @staticmethod
     def _row(s: Session) -> tuple[object, ...]:

@@ -55,6 +55,24 @@ def test_list_is_newest_first_and_paged(tmp_path: Path) -> None:
     assert [s.id for s in page] == ["s3", "s2"]
 
 
+def test_a_page_gives_every_session_its_own_log_in_order(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "engine.db")
+    start = datetime(2026, 11, 26, tzinfo=UTC)
+    for index in range(600):
+        store.insert(make_session(f"s{index:03}", start + timedelta(seconds=index)))
+        for seq in (2, 1):  # written out of order: the log is ordered by seq, not by writing
+            store.append_log(f"s{index:03}", seq, LogEntry(start, f"s{index:03} line {seq}"))
+    page, total = store.page(skip=0, take=600)
+    assert total == 600 and len(page) == 600
+    for session in page:
+        assert [e.message for e in session.log] == [
+            "created",
+            f"{session.id} line 1",
+            f"{session.id} line 2",
+        ]
+    assert [s.id for s in page[:2]] == ["s599", "s598"]
+
+
 def test_unfinished_sessions_are_found_for_recovery(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "engine.db")
     now = datetime.now(UTC)
