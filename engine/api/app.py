@@ -1,7 +1,8 @@
 """The HTTP API application: `create_app(backend, keys)`.
 
 Middleware order, outermost first: FormatMiddleware (reads a format off the path), then
-CatchAllMiddleware (a generic 500 in that format), then FastAPI's own exception handling.
+CatchAllMiddleware (a generic 500 in that format), then NewSessionShortcut (placing a call
+without FastAPI's routing), then FastAPI's own exception handling.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import JSONResponse, Response
 
@@ -16,7 +18,8 @@ from engine.api import errors
 from engine.api.backend import VoiceBackend
 from engine.api.keys import KeyStore
 from engine.api.middleware import CatchAllMiddleware, FormatMiddleware
-from engine.api.routes import sessions_router
+from engine.api.routes import NEW_SESSION_ALIASES, NEW_SESSION_PATH, sessions_router
+from engine.api.shortcut import NewSessionShortcut
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,14 @@ def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
         """Prometheus metrics of this process (no auth)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    new_session_routes = {
+        route.path: route
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        and route.path in (NEW_SESSION_PATH, *NEW_SESSION_ALIASES)
+        and "POST" in (route.methods or ())
+    }
+    app.add_middleware(NewSessionShortcut, backend=backend, keys=keys, routes=new_session_routes)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(FormatMiddleware)
     return app

@@ -61,28 +61,34 @@ def internal_error(connection: HTTPConnection) -> Response:
 
 def install(app: FastAPI) -> None:
     """Register the handlers for every exception a route may raise on purpose."""
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(ValidationFailed, _validation_failed)  # type: ignore[arg-type]
-    app.add_exception_handler(QueueFull, _queue_full)  # type: ignore[arg-type]
+    for known in (ApiError, ValidationFailed, QueueFull):
+        app.add_exception_handler(known, _known_error)
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_parameters)  # type: ignore[arg-type]
 
 
-async def _api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(request, exc)
+def known_error_response(connection: HTTPConnection, exc: Exception) -> Response | None:
+    """The answer to an exception a route raises on purpose; None for any other exception."""
+    if isinstance(exc, ApiError):
+        return error_response(connection, exc)
+    if isinstance(exc, ValidationFailed):
+        first = exc.errors[0] if exc.errors else FieldError("", str(exc), "ValidationError")
+        return error_response(
+            connection, ApiError(400, first.error_code, first.message, exc.errors)
+        )
+    if isinstance(exc, QueueFull):
+        retry_after = {"Retry-After": str(max(1, exc.retry_after_seconds))}
+        return error_response(
+            connection,
+            ApiError(503, "QueueFull", str(exc) or "the call queue is full", headers=retry_after),
+        )
+    return None
 
 
-async def _validation_failed(request: Request, exc: ValidationFailed) -> Response:
-    first = exc.errors[0] if exc.errors else FieldError("", str(exc), "ValidationError")
-    return error_response(request, ApiError(400, first.error_code, first.message, exc.errors))
-
-
-async def _queue_full(request: Request, exc: QueueFull) -> Response:
-    retry_after = {"Retry-After": str(max(1, exc.retry_after_seconds))}
-    return error_response(
-        request,
-        ApiError(503, "QueueFull", str(exc) or "the call queue is full", headers=retry_after),
-    )
+async def _known_error(request: Request, exc: Exception) -> Response:
+    response = known_error_response(request, exc)
+    assert response is not None, f"no handler for {type(exc).__name__}"
+    return response
 
 
 async def _http_exception(request: Request, exc: HTTPException) -> Response:

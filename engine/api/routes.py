@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Security
@@ -23,6 +24,8 @@ from engine.api.errors import ApiError
 from engine.api.formats import negotiate, render
 from engine.api.keys import KeyStore
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 MAX_TAKE = 1000
 DEFAULT_TAKE = 50
 
@@ -42,8 +45,21 @@ _NEW_SESSION_BODY = {
         }
     }
 }
-# The operation's ServiceStack predefined routes, beside its REST route.
-_NEW_SESSION_ALIASES = ("/json/reply/NewOutgoingSession", "/xml/reply/NewOutgoingSession")
+NEW_SESSION_PATH = "/sessions/outgoing"
+NEW_SESSION_ALIASES = ("/json/reply/NewOutgoingSession", "/xml/reply/NewOutgoingSession")
+"""The operation's ServiceStack predefined routes, beside its REST route."""
+
+
+def new_outgoing_session_endpoint(backend: VoiceBackend) -> Endpoint:
+    async def new_outgoing_session(request: Request) -> Response:
+        """Validate, store and start placing a call; answers its SessionInfo."""
+        dto = await read_dto(request, NewOutgoingSession)
+        session = await backend.create_outgoing_session(
+            dto.flow_id or "", dto.number_to_dial or "", dto.caller_id
+        )
+        return render(SessionInfo.from_session(session), negotiate(request))
+
+    return new_outgoing_session
 
 
 def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
@@ -56,13 +72,7 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
         responses=_ERRORS,
     )
 
-    async def new_outgoing_session(request: Request) -> Response:
-        """Validate, store and start placing a call; answers its SessionInfo."""
-        dto = await read_dto(request, NewOutgoingSession)
-        session = await backend.create_outgoing_session(
-            dto.flow_id or "", dto.number_to_dial or "", dto.caller_id
-        )
-        return render(SessionInfo.from_session(session), negotiate(request))
+    new_outgoing_session = new_outgoing_session_endpoint(backend)
 
     new_session_responses: dict[int | str, dict[str, Any]] = {
         200: {"model": SessionInfo},
@@ -72,14 +82,14 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
         503: {"model": ErrorResponse, "description": "call queue full; see Retry-After"},
     }
     router.add_api_route(
-        "/sessions/outgoing",
+        NEW_SESSION_PATH,
         new_outgoing_session,
         methods=["POST"],
         operation_id="NewOutgoingSession",
         responses=new_session_responses,
         openapi_extra=_NEW_SESSION_BODY,
     )
-    for path in _NEW_SESSION_ALIASES:
+    for path in NEW_SESSION_ALIASES:
         router.add_api_route(path, new_outgoing_session, methods=["POST"], include_in_schema=False)
 
     @router.get(
