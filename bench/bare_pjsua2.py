@@ -6,7 +6,8 @@ start + i / rate. A call plays a WAV once answered and is hung up when the WAV h
 end (`--hang-up eof`, like the engine's "say, then hang up": a media clock that falls behind under
 load makes the call longer), or `--call-seconds` after the answer whatever the audio did
 (`--hang-up timer`). A call due while the process already holds 4 calls counts as failed ("no
-free call slot").
+free call slot"). Each call's RTP is counted when its stream ends, as the engine's worker counts
+it, and reported in the engine's fields (sent, received, lost, calls without audio both ways).
 
     python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
         --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
@@ -82,6 +83,9 @@ def worker_main(
             self.hangup_at = 0.0
             self.status = 0
             self.hung = False
+            self.ended = 0.0
+            self.rtp = (0, 0, 0)
+            """Packets sent, received and lost, read as the engine's worker reads them."""
 
         def onCallState(self, prm: Any) -> None:
             info = self.getInfo()
@@ -92,7 +96,18 @@ def worker_main(
                 deferred.append(lambda: play(self))
             elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.status = info.lastStatusCode
+                self.ended = time.monotonic()
                 deferred.append(lambda: finish(self))
+
+        def onStreamDestroyed(self, prm: Any) -> None:
+            with contextlib.suppress(pj.Error):
+                rtcp = self.getStreamStat(prm.streamIdx).rtcp
+                sent, received, lost = self.rtp
+                self.rtp = (
+                    sent + rtcp.txStat.pkt,
+                    received + rtcp.rxStat.pkt,
+                    lost + rtcp.rxStat.loss,
+                )
 
     calls: dict[int, BareCall] = {}
 
@@ -130,6 +145,8 @@ def worker_main(
                 "cause": "" if ok else f"sip {call.status}",
                 "setup": call.answered - call.made if call.answered else None,
                 "made": call.made - start,
+                "answered_seconds": call.ended - call.answered if call.answered else None,
+                "rtp": call.rtp if call.answered else None,
             }
         )
         call.player = None
@@ -172,6 +189,21 @@ def worker_main(
     cpu = time.process_time() - cpu_at_start
     ep.libDestroy()
     out.put(("done", index, (results, cpu)))
+
+
+def rtp_summary(counts: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """The same fields as the engine's report (engine/loadtest/records.py)."""
+    sent = sum(c[0] for c in counts)
+    received = sum(c[1] for c in counts)
+    lost = sum(c[2] for c in counts)
+    return {
+        "calls_counted": len(counts),
+        "packets_sent": sent,
+        "packets_received": received,
+        "packets_lost": lost,
+        "loss_ratio": round(lost / received, 6) if received else None,
+        "calls_without_audio_both_ways": sum(1 for c in counts if not (c[0] and c[1])),
+    }
 
 
 def main() -> int:
@@ -237,6 +269,7 @@ def main() -> int:
     ok = [r for r in results if r["ok"]]
     setups = sorted(r["setup"] for r in results if r.get("setup") is not None)
     made = sorted(r["made"] for r in results if "made" in r)
+    answered = [r["answered_seconds"] for r in results if r.get("answered_seconds") is not None]
     summary = {
         "calls": args.calls,
         "rate": args.rate,
@@ -251,6 +284,8 @@ def main() -> int:
         "setup_p99_ms": round(setups[max(0, int(len(setups) * 0.99) - 1)] * 1000, 2)
         if setups
         else None,
+        "answered_seconds_mean": round(statistics.fmean(answered), 3) if answered else None,
+        "rtp": rtp_summary([r["rtp"] for r in results if r.get("rtp") is not None]),
         "hang_up": args.hang_up,
         "cpu_cores_mean": round(cpu / elapsed, 3),
         "cpu_note": "pjsua2 processes only, from the schedule's start to their last call",
