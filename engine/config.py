@@ -48,11 +48,12 @@ class WorkersConfig(StrictModel):
     idle_shrink_seconds: float = Field(30.0, gt=0)
     public_address: str = "127.0.0.1"
     nice: int = Field(
-        4,
+        0,
         ge=0,
         le=19,
         description="added to the niceness of each worker's SIP thread (not its media threads):"
-        " on a saturated machine the controller, which every call waits on, runs first",
+        " the controller runs first on a saturated machine, but every worker's reaction"
+        " (end of prompt, hang-up) comes later, so calls hold their slots longer",
     )
 
 
