@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,7 @@ def save(kind: str, rows: list[dict[str, Any]], argv: list[str], machine: dict[s
         "kind": kind,
         "command": " ".join(["python", "bench/load_bench.py", *argv]),
         "machine": machine,
+        "sustained_means": SUSTAINED_RULES,
         "rows": rows,
     }
     path.write_text(json.dumps(document, indent=1))
@@ -208,6 +210,46 @@ def soak_memory(report: Path, sending_seconds: float) -> dict[str, Any]:
     return result
 
 
+SUSTAINED_RULES = (
+    "every call completed, none failed; calls placed at 97% of the offered rate or more;"
+    " audio both ways on every call and RTP loss under 1%; for the engine also API->INVITE"
+    " p50 under 100 ms in every 5-s window of the schedule (no queue building up)"
+)
+WINDOW_SECONDS = 5.0
+
+
+def verdict(result: dict[str, Any], rate: float, calls: int) -> dict[str, Any]:
+    """Whether `result` (the engine's or bare pjsua2's) sustained `rate`, by SUSTAINED_RULES,
+    and each rule it broke."""
+    broken = []
+    if result.get("completed") != calls or result.get("failed"):
+        broken.append(f"{result.get('completed')}/{calls} completed, {result.get('failed')} failed")
+    achieved = result.get("achieved_rate") or 0.0
+    if achieved < 0.97 * rate:
+        broken.append(f"placed at {achieved}/s")
+    rtp = result.get("rtp") or {}
+    if rtp.get("calls_without_audio_both_ways"):
+        broken.append(f"{rtp['calls_without_audio_both_ways']} calls without audio both ways")
+    if (rtp.get("loss_ratio") or 0.0) >= 0.01:
+        broken.append(f"RTP loss {100 * rtp['loss_ratio']:.2f}%")
+    worst = result.get("api_to_invite_worst_window_p50_ms")
+    if worst is not None and worst >= 100:
+        broken.append(f"API->INVITE p50 {worst} ms in its worst 5-s window")
+    return {"sustained": not broken, "broken": broken}
+
+
+def worst_window_p50_ms(report: Path) -> float | None:
+    """The highest API->INVITE median over the 5-s windows of the schedule."""
+    windows: dict[int, list[float]] = {}
+    for call in json.loads(report.read_text())["calls"]:
+        if call.get("api_to_invite") is not None:
+            windows.setdefault(int(call["scheduled"] // WINDOW_SECONDS), []).append(
+                call["api_to_invite"]
+            )
+    medians = [statistics.median(values) for values in windows.values()]
+    return round(1000 * max(medians), 2) if medians else None
+
+
 def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
@@ -229,10 +271,17 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
                 out = WORK / f"{args.kind}-{rate:g}"
                 row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
                 if not args.refs_only:
-                    row["engine"] = engine_row(await engine_run(uas, rate, calls, workers, out))
-                    print(json.dumps({"rate": rate, "engine": row["engine"]["achieved_rate"]}))
+                    engine = engine_row(await engine_run(uas, rate, calls, workers, out))
+                    engine["api_to_invite_worst_window_p50_ms"] = worst_window_p50_ms(
+                        out / "report.json"
+                    )
+                    engine["verdict"] = verdict(engine, rate, calls)
+                    row["engine"] = engine
+                    print(json.dumps({"rate": rate, "engine": engine["verdict"]}))
                 if not args.no_refs:
-                    row["bare_pjsua2"] = bare_run(uas, rate, calls, workers, out / "bare.json")
+                    bare = bare_run(uas, rate, calls, workers, out / "bare.json")
+                    bare["verdict"] = verdict(bare, rate, calls)
+                    row["bare_pjsua2"] = bare
                     row["sipp_uac"] = sipp_uac_run(uas, rate, calls)
                 rows.append(row)
                 print(json.dumps(row, default=str)[:2000])

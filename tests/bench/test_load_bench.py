@@ -1,0 +1,53 @@
+"""The rate benchmark's verdict: the same rules for the engine and for bare pjsua2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.load_bench import verdict, worst_window_p50_ms
+
+
+def result(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "completed": 600,
+        "failed": 0,
+        "achieved_rate": 59.9,
+        "rtp": {"calls_without_audio_both_ways": 0, "loss_ratio": 0.0005},
+    }
+    return {**base, **changes}
+
+
+def test_a_clean_run_is_sustained() -> None:
+    assert verdict(result(), 60, 600) == {"sustained": True, "broken": []}
+
+
+def test_each_broken_rule_is_named() -> None:
+    run = result(
+        completed=590,
+        failed=10,
+        achieved_rate=55.0,
+        rtp={"calls_without_audio_both_ways": 2, "loss_ratio": 0.24},
+        api_to_invite_worst_window_p50_ms=1305.0,
+    )
+
+    assert verdict(run, 60, 600)["broken"] == [
+        "590/600 completed, 10 failed",
+        "placed at 55.0/s",
+        "2 calls without audio both ways",
+        "RTP loss 24.00%",
+        "API->INVITE p50 1305.0 ms in its worst 5-s window",
+    ]
+
+
+def test_a_queue_that_builds_up_for_one_window_is_not_sustained(tmp_path: Path) -> None:
+    fast = [{"scheduled": i / 10, "api_to_invite": 0.01} for i in range(100)]
+    queued = [{"scheduled": 10 + i / 10, "api_to_invite": 1.2} for i in range(50)]
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"calls": [*fast, *queued, {"scheduled": 15.0}]}))
+
+    worst = worst_window_p50_ms(report)
+
+    assert worst == 1200.0
+    assert not verdict(result(api_to_invite_worst_window_p50_ms=worst), 60, 600)["sustained"]
