@@ -151,15 +151,20 @@ def sipp_uac_run(uas: SippUas, rate: float, calls: int) -> dict[str, Any]:
         command = sipp_uac_command(uas, "uac-3s-call.xml", rate, calls, int(rate * 10) + 10, screen)
         started = time.monotonic()
         before = _children_cpu()
-        process = subprocess.run(
-            command, cwd=ulaw.parent, capture_output=True, timeout=calls / rate + 120
-        )
+        limit = calls / rate + 120
+        try:
+            exit_code: int | None = subprocess.run(
+                command, cwd=ulaw.parent, capture_output=True, timeout=limit
+            ).returncode
+        except subprocess.TimeoutExpired:  # killed; its screen still holds the counts so far
+            exit_code = None
         elapsed = time.monotonic() - started
         text = screen.read_text(errors="replace") if screen.exists() else ""
     return {
         "calls": calls,
         "rate": rate,
-        "exit_code": process.returncode,
+        "exit_code": exit_code,
+        **({"error": f"did not finish in {limit:.0f} s"} if exit_code is None else {}),
         "completed": sipp_statistic(text, "Successful call"),
         "failed": sipp_statistic(text, "Failed call"),
         "cpu_cores_mean": round((_children_cpu() - before) / elapsed, 3),
