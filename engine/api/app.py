@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import JSONResponse, Response
 
@@ -18,7 +17,7 @@ from engine.api import errors
 from engine.api.backend import VoiceBackend
 from engine.api.keys import KeyStore
 from engine.api.middleware import CatchAllMiddleware, FormatMiddleware
-from engine.api.routes import NEW_SESSION_ALIASES, NEW_SESSION_PATH, sessions_router
+from engine.api.routes import new_session_routes, sessions_router
 from engine.api.shortcut import NewSessionShortcut
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,8 @@ def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
         version="0.1.0",
     )
     errors.install(app)
-    app.include_router(sessions_router(backend, keys))
+    router = sessions_router(backend, keys)
+    app.include_router(router)
 
     @app.get("/health", tags=["operations"])
     async def health() -> Response:
@@ -56,14 +56,9 @@ def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
         """Prometheus metrics of this process (no auth)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    new_session_routes = {
-        route.path: route
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        and route.path in (NEW_SESSION_PATH, *NEW_SESSION_ALIASES)
-        and "POST" in (route.methods or ())
-    }
-    app.add_middleware(NewSessionShortcut, backend=backend, keys=keys, routes=new_session_routes)
+    app.add_middleware(
+        NewSessionShortcut, backend=backend, keys=keys, routes=new_session_routes(router)
+    )
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(FormatMiddleware)
     return app

@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Security
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from engine.api.auth import basic_scheme, bearer_scheme, require_roles
 from engine.api.backend import VoiceBackend
@@ -143,6 +145,19 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
         return render(PhoneNumbersResponse(results=numbers), negotiate(request))
 
     return router
+
+
+def new_session_routes(router: APIRouter) -> dict[str, BaseRoute]:
+    """NewOutgoingSession's POST routes in `router`, by path (for NewSessionShortcut).
+
+    Read from the router itself: FastAPI's app keeps an included router as one entry of its
+    own routes, not as copies of the router's routes."""
+    paths = (NEW_SESSION_PATH, *NEW_SESSION_ALIASES)
+    return {
+        route.path: route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path in paths and "POST" in (route.methods or ())
+    }
 
 
 def _no_session(session_id: str) -> ApiError:

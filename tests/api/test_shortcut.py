@@ -6,11 +6,13 @@ import logging
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from prometheus_client import REGISTRY
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from engine.api.keys import KeyStore
+from engine.api.routes import new_session_routes, sessions_router
 from engine.api.shortcut import NewSessionShortcut
 from tests.api.fakes import FakeBackend
 
@@ -118,3 +120,25 @@ async def test_an_unexpected_error_placing_a_call_is_a_generic_500(
     assert "secret detail" not in response.text
     assert "secret detail" in caplog.text
     assert _counted("/xml/reply/NewOutgoingSession", "500") >= 1
+
+
+def test_the_operation_has_three_post_routes(backend: FakeBackend, keys: KeyStore) -> None:
+    routes = new_session_routes(sessions_router(backend, keys))
+
+    assert sorted(routes) == [
+        "/json/reply/NewOutgoingSession",
+        "/sessions/outgoing",
+        "/xml/reply/NewOutgoingSession",
+    ]
+
+
+async def test_the_app_places_calls_without_fastapis_route(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def not_here(self: APIRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError(f"FastAPI's route answered {scope['method']} {scope['path']}")
+
+    monkeypatch.setattr(APIRoute, "handle", not_here)
+
+    for path in ("/sessions/outgoing", "/json/reply/NewOutgoingSession"):
+        assert (await client.post(path, json=BODY)).status_code == 200
