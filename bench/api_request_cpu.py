@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ async def measure(requests: int, rounds: int) -> list[float]:
         async def receive() -> dict[str, Any]:
             return messages.pop() if messages else {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
