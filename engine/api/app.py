@@ -56,9 +56,7 @@ def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
         """Prometheus metrics of this process (no auth)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(
-        NewSessionShortcut, backend=backend, keys=keys, routes=new_session_routes(router)
-    )
+    app.add_middleware(NewSessionShortcut, keys=keys, routes=new_session_routes(router))
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(FormatMiddleware)
     return app

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Security
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from engine.api.auth import basic_scheme, bearer_scheme, require_roles
 from engine.api.backend import VoiceBackend
@@ -25,8 +23,6 @@ from engine.api.dto import (
 from engine.api.errors import ApiError
 from engine.api.formats import negotiate, render
 from engine.api.keys import KeyStore
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_TAKE = 1000
 DEFAULT_TAKE = 50
@@ -52,18 +48,6 @@ NEW_SESSION_ALIASES = ("/json/reply/NewOutgoingSession", "/xml/reply/NewOutgoing
 """The operation's ServiceStack predefined routes, beside its REST route."""
 
 
-def new_outgoing_session_endpoint(backend: VoiceBackend) -> Endpoint:
-    async def new_outgoing_session(request: Request) -> Response:
-        """Validate, store and start placing a call; answers its SessionInfo."""
-        dto = await read_dto(request, NewOutgoingSession)
-        session = await backend.create_outgoing_session(
-            dto.flow_id or "", dto.number_to_dial or "", dto.caller_id
-        )
-        return render(SessionInfo.from_session(session), negotiate(request))
-
-    return new_outgoing_session
-
-
 def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
     router = APIRouter(
         dependencies=[
@@ -74,7 +58,13 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
         responses=_ERRORS,
     )
 
-    new_outgoing_session = new_outgoing_session_endpoint(backend)
+    async def new_outgoing_session(request: Request) -> Response:
+        """Validate, store and start placing a call; answers its SessionInfo."""
+        dto = await read_dto(request, NewOutgoingSession)
+        session = await backend.create_outgoing_session(
+            dto.flow_id or "", dto.number_to_dial or "", dto.caller_id
+        )
+        return render(SessionInfo.from_session(session), negotiate(request))
 
     new_session_responses: dict[int | str, dict[str, Any]] = {
         200: {"model": SessionInfo},
@@ -147,7 +137,7 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
     return router
 
 
-def new_session_routes(router: APIRouter) -> dict[str, BaseRoute]:
+def new_session_routes(router: APIRouter) -> dict[str, APIRoute]:
     """NewOutgoingSession's POST routes in `router`, by path (for NewSessionShortcut).
 
     Read from the router itself: FastAPI's app keeps an included router as one entry of its

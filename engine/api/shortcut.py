@@ -3,7 +3,7 @@
 Placing calls is the one request a load drives many times a second. FastAPI's routing, route
 handling and dependency solving took 63 of the 146 µs of CPU that one such request cost inside
 the ASGI app (`bench/api_request_cpu.py`, 2026-11-27). This middleware answers `POST` on the
-operation's paths with the same endpoint, the same key check and the same error answers;
+operation's paths with the route's own endpoint, the same key check and the same error answers;
 FastAPI keeps the routes for the OpenAPI document and for any other method.
 """
 
@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.api.auth import require_roles
-from engine.api.backend import VoiceBackend
 from engine.api.errors import known_error_response
 from engine.api.keys import KeyStore
-from engine.api.routes import new_outgoing_session_endpoint
 
 
 class NewSessionShortcut:
@@ -29,15 +27,14 @@ class NewSessionShortcut:
     def __init__(
         self,
         app: ASGIApp,
-        backend: VoiceBackend,
         keys: KeyStore,
-        routes: Mapping[str, BaseRoute],
+        routes: Mapping[str, Route],
     ) -> None:
         self.app = app
         self._routes = routes
-        """The FastAPI routes by path: the request's metric label is their path template."""
+        """The FastAPI routes by path: each answers with its endpoint, and the request's metric
+        label is its path template."""
         self._authorize = require_roles(keys)
-        self._endpoint = new_outgoing_session_endpoint(backend)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -48,7 +45,7 @@ class NewSessionShortcut:
         request = Request(scope, receive, send)
         try:
             await self._authorize(request)
-            response = await self._endpoint(request)
+            response = await route.endpoint(request)
         except Exception as exc:
             known = known_error_response(request, exc)
             if known is None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 from prometheus_client import REGISTRY
-from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from engine.api.keys import KeyStore
@@ -38,10 +38,6 @@ class Passed:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _endpoint(request: object) -> None:  # never called: only its path is read
-    raise AssertionError
-
-
 @pytest.fixture
 def behind() -> Passed:
     return Passed()
@@ -50,14 +46,15 @@ def behind() -> Passed:
 @pytest.fixture
 async def shortcut_client(
     behind: Passed, backend: FakeBackend, keys: KeyStore, manager_key: str
-) -> httpx.AsyncClient:
-    routes: dict[str, BaseRoute] = {"/sessions/outgoing": Route("/sessions/outgoing", _endpoint)}
-    app = NewSessionShortcut(behind, backend=backend, keys=keys, routes=routes)
-    return httpx.AsyncClient(
+) -> AsyncIterator[httpx.AsyncClient]:
+    routes = new_session_routes(sessions_router(backend, keys))
+    app = NewSessionShortcut(behind, keys=keys, routes=routes)
+    async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://api.test",
         headers={"Authorization": f"Bearer {manager_key}"},
-    )
+    ) as client:
+        yield client
 
 
 async def test_posts_to_the_operation_never_reach_the_app_behind(
