@@ -196,7 +196,7 @@ class Worker:
             self._make_call_failed(message.call_id, failure)
         elif (
             isinstance(message, m.PlayFile)
-            and f"{message.call_id}/{message.playback_id}" not in self.playbacks
+            and _playback_key(message.call_id, message.playback_id) not in self.playbacks
         ):
             # The flow waits for this playback to end, and only its id says which one it is.
             self.send(
@@ -384,8 +384,7 @@ class Worker:
         audio = self._audio(msg.call_id)
         if not Path(msg.path).is_file():
             raise CommandError(f"no such file: {msg.path}")
-        # Ids are the flow's ("playback-1"), unique within one call only: key them by call.
-        key = f"{msg.call_id}/{msg.playback_id}"
+        key = _playback_key(msg.call_id, msg.playback_id)
         if key in self.playbacks:
             raise CommandError(f"playback_id {msg.playback_id} is already playing")
         playback = Playback(msg.call_id, msg.playback_id, msg.loop, self._playback_eof)
@@ -397,7 +396,7 @@ class Worker:
 
     def _end_playback(self, playback: Playback, stopped: bool) -> None:
         key = (
-            f"{playback.call_id}/{playback.playback_id}"
+            _playback_key(playback.call_id, playback.playback_id)
             if playback.playback_id
             else f"beep:{id(playback)}"
         )
@@ -419,7 +418,7 @@ class Worker:
         del playback
 
     def _stop_playback(self, msg: m.StopPlayback) -> None:
-        playback = self.playbacks.get(f"{msg.call_id}/{msg.playback_id}")
+        playback = self.playbacks.get(_playback_key(msg.call_id, msg.playback_id))
         if playback is not None:
             self._end_playback(playback, stopped=True)
 
@@ -531,3 +530,8 @@ class Worker:
                 call.hangup(pj.CallOpParam())
             except pj.Error as exc:
                 log.warning("hangup during shutdown: %s", from_pj_error(exc).reason)
+
+
+def _playback_key(call_id: str, playback_id: str) -> str:
+    """Playback ids are the flow's ("playback-1"), unique within one call only."""
+    return f"{call_id}/{playback_id}"
