@@ -1,7 +1,7 @@
 """NewOutgoingSession served without FastAPI's routing and dependency solving.
 
 Placing calls is the one request a load drives many times a second. FastAPI's routing, route
-handling and dependency solving took 63 of the 146 µs of CPU that one such request cost inside
+handling and dependency solving took 64 of the 148 µs of CPU that one such request cost inside
 the ASGI app (`bench/api_request_cpu.py`, 2026-11-27). This middleware answers `POST` on the
 operation's paths with the route's own endpoint, the same key check and the same error answers;
 FastAPI keeps the routes for the OpenAPI document and for any other method.
