@@ -2,6 +2,7 @@
 
     python bench/load_bench.py latency --rates 10 50 --seconds 30     # (c) API -> INVITE
     python bench/load_bench.py rate --rates 40 60 80 --seconds 60     # (a) sustained rate
+    python bench/load_bench.py rate --rates 60 64 68 --repeat 3       # (a), engine vs bare, x3
     python bench/load_bench.py concurrency --counts 100 200 300       # (b) concurrent calls
     python bench/load_bench.py soak --calls 10000 --rate 50           # (d) soak
 
@@ -176,7 +177,13 @@ def _children_cpu() -> float:
     return times.children_user + times.children_system
 
 
-def save(kind: str, rows: list[dict[str, Any]], argv: list[str], machine: dict[str, Any]) -> Path:
+def save(
+    kind: str,
+    rows: list[dict[str, Any]],
+    argv: list[str],
+    machine: dict[str, Any],
+    ceilings: dict[str, Any] | None = None,
+) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     document = {
@@ -185,6 +192,7 @@ def save(kind: str, rows: list[dict[str, Any]], argv: list[str], machine: dict[s
         "machine": machine,
         "sustained_means": SUSTAINED_RULES,
         "rows": rows,
+        **({"ceilings": ceilings} if ceilings is not None else {}),
     }
     path.write_text(json.dumps(document, indent=1))
     return path
@@ -265,31 +273,83 @@ def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     return {key: summary.get(key) for key in keys}
 
 
+async def rate_row(
+    args: argparse.Namespace, uas: SippUas, rate: float, repetition: int
+) -> dict[str, Any]:
+    """The engine and the references at `rate`. Repetitions alternate which of the engine and
+    bare pjsua2 goes first, so a VM whose speed drifts favours neither; SIPp as the caller
+    (the machine's ceiling, far from it at these rates) runs in the first repetition only."""
+    calls = int(rate * args.seconds)
+    workers = workers_for(rate)
+    out = WORK / f"{args.kind}-{rate:g}"
+    row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
+    if repetition:
+        row["repetition"] = repetition
+
+    async def engine() -> None:
+        result = engine_row(await engine_run(uas, rate, calls, workers, out))
+        result["api_to_invite_worst_window_p50_ms"] = worst_window_p50_ms(out / "report.json")
+        result["verdict"] = verdict(result, rate, calls)
+        row["engine"] = result
+        print(json.dumps({"rate": rate, "engine": result["verdict"]}))
+
+    def bare() -> None:
+        result = bare_run(uas, rate, calls, workers, out / "bare.json")
+        result["verdict"] = verdict(result, rate, calls)
+        row["bare_pjsua2"] = result
+
+    bare_first = repetition % 2 == 1
+    if bare_first and not args.no_refs:
+        bare()
+    if not args.refs_only:
+        await engine()
+    if not bare_first and not args.no_refs:
+        bare()
+    if not args.no_refs and repetition == 0:
+        row["sipp_uac"] = sipp_uac_run(uas, rate, calls)
+    return row
+
+
+def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per repetition, the highest rate the engine and bare pjsua2 each sustained with every
+    lower rate of the run sustained too, and the engine's share of bare pjsua2's; then the
+    median share. A ceiling at the highest rate run is only a lower bound ("at_least")."""
+    repetitions: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        repetitions.setdefault(row.get("repetition", 0), []).append(row)
+    per_repetition = []
+    for repetition, run in sorted(repetitions.items()):
+        run = sorted(run, key=lambda r: r["rate"])
+        entry: dict[str, Any] = {"repetition": repetition}
+        for side in ("engine", "bare_pjsua2"):
+            ceiling = None
+            for row in run:
+                if not row[side]["verdict"]["sustained"]:
+                    break
+                ceiling = row["rate"]
+            entry[side] = ceiling
+            entry[f"{side}_at_least"] = ceiling == run[-1]["rate"]
+        if entry["engine"] and entry["bare_pjsua2"]:
+            entry["engine_share"] = round(entry["engine"] / entry["bare_pjsua2"], 3)
+        per_repetition.append(entry)
+    shares = [e["engine_share"] for e in per_repetition if "engine_share" in e]
+    return {
+        "per_repetition": per_repetition,
+        "median_engine_share": statistics.median(shares) if shares else None,
+    }
+
+
 async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
     machine = describe_machine()  # now: the revision measured, not the one at the end
     rows: list[dict[str, Any]] = []
     with LoadSippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         if args.kind in ("latency", "rate"):
-            for rate in args.rates:
-                calls = int(rate * args.seconds)
-                workers = workers_for(rate)
-                out = WORK / f"{args.kind}-{rate:g}"
-                row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
-                if not args.refs_only:
-                    engine = engine_row(await engine_run(uas, rate, calls, workers, out))
-                    engine["api_to_invite_worst_window_p50_ms"] = worst_window_p50_ms(
-                        out / "report.json"
-                    )
-                    engine["verdict"] = verdict(engine, rate, calls)
-                    row["engine"] = engine
-                    print(json.dumps({"rate": rate, "engine": engine["verdict"]}))
-                if not args.no_refs:
-                    bare = bare_run(uas, rate, calls, workers, out / "bare.json")
-                    bare["verdict"] = verdict(bare, rate, calls)
-                    row["bare_pjsua2"] = bare
-                    row["sipp_uac"] = sipp_uac_run(uas, rate, calls)
-                rows.append(row)
-                print(json.dumps(row, default=str)[:2000])
+            repeats = getattr(args, "repeat", 1)
+            for repetition in range(repeats):
+                for rate in args.rates:
+                    row = await rate_row(args, uas, rate, repetition)
+                    rows.append(row)
+                    print(json.dumps(row, default=str)[:2000])
         elif args.kind == "soak":
             workers = workers_for(args.rate)
             out = WORK / "soak"
@@ -305,7 +365,8 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
                     row["sipp_uac"] = sipp_uac_hold_run(uas, count)
                 rows.append(row)
                 print(json.dumps(rows[-1], default=str)[:3000])
-    print(save(args.kind, rows, argv, machine))
+    both_sides = args.kind == "rate" and not (args.no_refs or args.refs_only)
+    print(save(args.kind, rows, argv, machine, ceilings(rows) if both_sides else None))
 
 
 async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
@@ -551,6 +612,12 @@ def main() -> None:
         refs = p.add_mutually_exclusive_group()
         refs.add_argument("--no-refs", action="store_true", help="the engine only")
         refs.add_argument("--refs-only", action="store_true", help="the two references only")
+        if kind == "rate":
+            p.add_argument(
+                "--repeat", type=int, default=1, metavar="N",
+                help="run the rates N times, alternating whether the engine or bare pjsua2"
+                " goes first; the result holds each run's ceilings and their median share",
+            )  # fmt: skip
     p = sub.add_parser("concurrency")
     p.add_argument("--counts", type=int, nargs="+", required=True)
     p.add_argument("--no-refs", action="store_true", help="the engine only")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.load_bench import verdict, worst_window_p50_ms
+from bench.load_bench import ceilings, verdict, worst_window_p50_ms
 
 
 def result(**changes: Any) -> dict[str, Any]:
@@ -51,3 +51,46 @@ def test_a_queue_that_builds_up_for_one_window_is_not_sustained(tmp_path: Path) 
 
     assert worst == 1200.0
     assert not verdict(result(api_to_invite_worst_window_p50_ms=worst), 60, 600)["sustained"]
+
+
+def rate_row(rate: float, engine: bool, bare: bool, repetition: int = 0) -> dict[str, Any]:
+    return {
+        "rate": rate,
+        "repetition": repetition,
+        "engine": {"verdict": {"sustained": engine}},
+        "bare_pjsua2": {"verdict": {"sustained": bare}},
+    }
+
+
+def test_the_ceiling_is_the_highest_rate_with_every_lower_rate_sustained() -> None:
+    rows = [
+        rate_row(80, True, True),
+        rate_row(88, True, True),
+        rate_row(96, False, True),
+        rate_row(104, True, False),  # past a failed rate: not a ceiling
+    ]
+
+    [run] = ceilings(rows)["per_repetition"]
+
+    assert (run["engine"], run["bare_pjsua2"]) == (88, 96)
+    assert run["engine_share"] == round(88 / 96, 3)
+    assert not run["bare_pjsua2_at_least"]
+
+
+def test_the_median_share_of_repetitions_and_lower_bounds() -> None:
+    rows = [
+        rate_row(80, True, True, repetition=0),
+        rate_row(88, False, True, repetition=0),
+        rate_row(88, True, True, repetition=1),
+        rate_row(80, True, True, repetition=1),  # rows of a repetition come in any order
+        rate_row(80, False, True, repetition=2),
+        rate_row(88, False, False, repetition=2),
+    ]
+
+    summary = ceilings(rows)
+
+    first, second, third = summary["per_repetition"]
+    assert first["engine_share"] == round(80 / 88, 3) and first["bare_pjsua2_at_least"]
+    assert second["engine_share"] == 1.0 and second["engine_at_least"]
+    assert third["engine"] is None and "engine_share" not in third
+    assert summary["median_engine_share"] == (round(80 / 88, 3) + 1.0) / 2
