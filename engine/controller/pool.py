@@ -22,6 +22,7 @@ from typing import Any
 from engine import metrics
 from engine.config import TrunkConfig, WorkersConfig
 from engine.ipc.codec import decode_from_worker, encode
+from engine.ipc.doorbell import Doorbell
 from engine.ipc.messages import (
     ConfigureTrunk,
     FromWorker,
@@ -82,34 +83,6 @@ class Worker:
             self.writer.write(encode(message))
             if self.doorbell is not None and self.sip_port:
                 self.doorbell.ring(self.sip_port)
-
-
-class Doorbell:
-    """Wakes a worker that waits inside libHandleEvents, so a command is read at once.
-
-    A busy worker blocks in PJSIP's poll (up to BUSY_POLL_MS), which cannot also watch the IPC
-    socket; a datagram to its SIP UDP port ends that wait. PJSIP's UDP transport drops any
-    datagram of 32 bytes or less before parsing (`udp_on_read_complete`), without a log line
-    even at level 5; the 4 bytes sent are a CRLF keep-alive in case anything else reads them
-    (docs/field-notes.md).
-    """
-
-    KEEPALIVE = b"\r\n\r\n"
-
-    def __init__(self, worker_address: str) -> None:
-        if worker_address in ("0.0.0.0", "::", ""):
-            worker_address = "127.0.0.1"
-        family = socket.AF_INET6 if ":" in worker_address else socket.AF_INET
-        self._address = worker_address
-        self._socket = socket.socket(family, socket.SOCK_DGRAM)
-        self._socket.setblocking(False)
-
-    def ring(self, port: int) -> None:
-        with contextlib.suppress(OSError):  # a full socket buffer: the poll ends soon anyway
-            self._socket.sendto(self.KEEPALIVE, (self._address, port))
-
-    def close(self) -> None:
-        self._socket.close()
 
 
 MessageHandler = Callable[[Worker, FromWorker], None]

@@ -5,6 +5,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+BUSY_POLL_MS = 50
+"""With calls up, wait in libHandleEvents up to this long (SIP and PJSIP's timers end the wait at
+once; RTP does not: PJSIP's media thread reads it); the IPC socket is then checked without
+waiting. Nothing waits for this timeout: the controller rings the SIP port after each command,
+and the worker rings it itself when another PJSIP thread queues work (engine/ipc/doorbell.py).
+A 5-ms poll cost the workers' SIP threads 0.620 cores at 50 calls/s, 50 ms 0.249
+(docs/field-notes.md)."""
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -24,6 +32,7 @@ class WorkerOptions:
     """PJSIP log level 0..5, written to stderr."""
     nice: int = 0
     """Added to the niceness of the worker's SIP thread once PJSIP's media threads run."""
+    busy_poll_ms: int = BUSY_POLL_MS
 
     def argv(self) -> list[str]:
         """The arguments after `python -m engine.worker` that reproduce these options."""
@@ -38,6 +47,7 @@ class WorkerOptions:
             "--max-calls", str(self.max_calls),
             "--log-level", str(self.log_level),
             "--nice", str(self.nice),
+            "--busy-poll-ms", str(self.busy_poll_ms),
         ]  # fmt: skip
 
 
@@ -53,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> WorkerOptions:
     parser.add_argument("--max-calls", type=int, default=4)
     parser.add_argument("--log-level", type=int, default=1, choices=range(6))
     parser.add_argument("--nice", type=int, default=0, choices=range(20))
+    parser.add_argument("--busy-poll-ms", type=int, default=BUSY_POLL_MS)
     args = parser.parse_args(argv)
     return WorkerOptions(
         worker_id=args.worker_id,
@@ -65,4 +76,5 @@ def parse_args(argv: list[str] | None = None) -> WorkerOptions:
         max_calls=args.max_calls,
         log_level=args.log_level,
         nice=args.nice,
+        busy_poll_ms=args.busy_poll_ms,
     )

@@ -16,6 +16,7 @@ from typing import Any
 import pjsua2 as pj
 
 from engine.ipc import messages as m
+from engine.ipc.doorbell import Doorbell
 from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
 from engine.worker.channel import Channel
@@ -24,10 +25,6 @@ from engine.worker.pjerrors import PJ_ETOOMANY, Failure, from_pj_error
 
 log = logging.getLogger("engine.worker")
 
-BUSY_POLL_MS = 5
-"""With calls up, wait in libHandleEvents (RTP and SIP wake it at once); the IPC socket is then
-checked without waiting. The controller rings the SIP port after each command (pool.Doorbell),
-so a command does not wait for this timeout."""
 IDLE_SELECT_SECONDS = 0.05
 """With no call, wait on the IPC socket instead (it wakes at once for a command) and give PJSIP's
 timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
@@ -76,6 +73,8 @@ class Worker:
         self.ended_at: deque[float] = deque()
         """When recent calls ended: their sockets' handles are not free yet."""
         self.stopping = False
+        self._doorbell = Doorbell(options.bind_address)
+        """Rung by callbacks on PJSIP's other threads, so their queued work runs at once."""
         self._tmp = tempfile.TemporaryDirectory(prefix="engine-worker-")
         self._beep_path: str | None = None
         self._handlers: dict[type[m.Message], Callable[[Any], None]] = {
@@ -103,8 +102,8 @@ class Worker:
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.maxCalls = o.max_calls
         cfg.uaConfig.userAgent = "voice-engine"
-        # No media worker thread either: RTP is polled by libHandleEvents on this thread,
-        # so DTMF and media callbacks arrive here too.
+        # RTP keeps its own ioqueue (medConfig.hasIoqueue), read by PJSIP's "media" thread
+        # whatever threadCnt says; a prompt's end arrives on the "clock" thread.
         cfg.medConfig.threadCnt = 0
         cfg.medConfig.clockRate = o.clock_rate
         cfg.medConfig.sndClockRate = o.clock_rate
@@ -134,7 +133,7 @@ class Worker:
         shutdown_deadline: float | None = None
         while True:
             busy = bool(self.calls or self.waiting_for_capacity) or self.stopping
-            self.ep.libHandleEvents(BUSY_POLL_MS if busy else 0)
+            self.ep.libHandleEvents(self.options.busy_poll_ms if busy else 0)
             self._run_deferred()
             self._retry_waiting()
             for message in self.channel.poll(0 if busy else IDLE_SELECT_SECONDS):
@@ -169,6 +168,7 @@ class Worker:
         self.accounts.clear()
         gc.collect()
         self.ep.libDestroy()
+        self._doorbell.close()
         self._tmp.cleanup()
 
     def send(self, message: m.Message) -> None:
@@ -392,7 +392,9 @@ class Worker:
         self.playbacks[key] = playback
 
     def _playback_eof(self, playback: Playback) -> None:
+        # On PJSIP's clock thread: the polling thread may be waiting in libHandleEvents.
         self.deferred.append(lambda: self._end_playback(playback, stopped=False))
+        self._doorbell.ring(self.sip_port)
 
     def _end_playback(self, playback: Playback, stopped: bool) -> None:
         key = (

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
 
 from engine.config import TrunkConfig, WorkersConfig
-from engine.controller.pool import Doorbell, Worker, WorkerPool, WorkerState
+from engine.controller.pool import Worker, WorkerPool, WorkerState
 from engine.ipc.messages import ConfigureTrunk, Message
 from engine.sessions.model import CallState, Outcome
 from tests.support.engine import (
@@ -145,15 +144,3 @@ async def test_a_worker_is_handed_calls_only_after_its_trunks(
     finally:
         watcher.cancel()
         await pool.stop()
-
-
-def test_the_doorbell_sends_a_sip_keepalive_to_the_worker_port() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as worker_port:
-        worker_port.bind(("127.0.0.1", 0))
-        worker_port.settimeout(5)
-        doorbell = Doorbell("0.0.0.0")  # a worker bound to every address is rung on loopback
-        try:
-            doorbell.ring(worker_port.getsockname()[1])
-            assert worker_port.recv(64) == b"\r\n\r\n"
-        finally:
-            doorbell.close()

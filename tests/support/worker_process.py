@@ -22,8 +22,9 @@ from types import TracebackType
 from typing import TypeVar
 
 from engine.ipc.codec import decode_from_worker, encode
+from engine.ipc.doorbell import Doorbell
 from engine.ipc.messages import FromWorker, Message, Ready, Shutdown
-from engine.ipc.worker_options import WorkerOptions
+from engine.ipc.worker_options import BUSY_POLL_MS, WorkerOptions
 from engine.sipp.ports import free_udp_port_range
 
 M = TypeVar("M", bound=Message)
@@ -41,6 +42,7 @@ class WorkerProcess:
         rtp_port_count: int = 40,
         log_level: int = 1,
         sip_port: int = 0,
+        busy_poll_ms: int = BUSY_POLL_MS,
     ) -> None:
         self.worker_id = worker_id
         self.max_calls = max_calls
@@ -48,6 +50,8 @@ class WorkerProcess:
         self.rtp_port_count = rtp_port_count
         self.log_level = log_level
         self.sip_port = sip_port
+        self.busy_poll_ms = busy_poll_ms
+        self._doorbell = Doorbell("127.0.0.1")
         self.messages: list[FromWorker] = []
         """Everything the worker sent, in order."""
         self.ready: Ready | None = None
@@ -72,6 +76,7 @@ class WorkerProcess:
             clock_rate=self.clock_rate,
             max_calls=self.max_calls,
             log_level=self.log_level,
+            busy_poll_ms=self.busy_poll_ms,
         )
         with self.stderr_path.open("wb") as stderr:
             try:
@@ -101,6 +106,8 @@ class WorkerProcess:
         assert self._writer is not None, "not started"
         self._writer.write(encode(message))
         await self._writer.drain()
+        if self.ready is not None:  # as the pool does: a busy worker waits in PJSIP's poll
+            self._doorbell.ring(self.ready.sip_port)
 
     async def wait_for(
         self,
@@ -170,6 +177,7 @@ class WorkerProcess:
         await self.close_channel()
         if self._reader_task is not None:
             await self._reader_task
+        self._doorbell.close()
 
     def tail(self, chars: int = 3000) -> str:
         """The end of the worker's stderr (PJSIP's log), for assertion messages."""

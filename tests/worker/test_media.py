@@ -24,7 +24,7 @@ from engine.ipc.messages import (
 from engine.sipp.pcaps import SEQUENCE_FILE, sequence_pcap
 from engine.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
-from tests.worker.conftest import answered_call
+from tests.worker.conftest import answered_call, trunk
 
 pytestmark = pytest.mark.sip
 
@@ -61,6 +61,18 @@ async def test_play_file_to_the_end(worker: WorkerProcess, tone_wav: Path) -> No
         await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav)))
         done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
         assert (done.playback_id, done.stopped) == ("p1", False)
+
+
+async def test_the_end_of_a_prompt_does_not_wait_for_the_poll_timeout(tone_wav: Path) -> None:
+    # The prompt ends on PJSIP's clock thread; the worker rings its own SIP port to stop
+    # waiting in libHandleEvents. Without that this would wait up to a minute.
+    async with WorkerProcess(busy_poll_ms=60_000) as worker:
+        await worker.send(trunk())
+        with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+            await answered_call(worker, uas)
+            await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav)))
+            done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=10)
+            assert (done.playback_id, done.stopped) == ("p1", False)
 
 
 async def test_a_playback_that_cannot_start_still_ends_by_its_id(
