@@ -6,8 +6,12 @@ start + i / rate. A call plays a WAV once answered and is hung up when the WAV h
 end (`--hang-up eof`, like the engine's "say, then hang up": a media clock that falls behind under
 load makes the call longer), or `--call-seconds` after the answer whatever the audio did
 (`--hang-up timer`). A call due while the process already holds 4 calls counts as failed ("no
-free call slot"). Each call's RTP is counted when its stream ends, as the engine's worker counts
-it, and reported in the engine's fields (sent, received, lost, calls without audio both ways).
+free call slot"). Each process waits in `libHandleEvents` as an engine worker does: up to
+`--poll-ms` (the workers' 50 ms), less when a call is due, and a prompt's end (on PJSIP's clock
+thread) rings the process's own SIP port to end the wait (engine/ipc/doorbell.py); `--poll-ms 2`
+is how it polled until 2026-11-27 11:00. Each call's RTP is counted when its stream ends, as the
+engine's worker counts it, and reported in the engine's fields (sent, received, lost, calls
+without audio both ways).
 
     python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
         --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
@@ -30,11 +34,16 @@ from typing import Any
 
 MAX_CALLS = 4  # pjsua2-python is built with PJSUA_MAX_CALLS = 4
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from engine.ipc.worker_options import BUSY_POLL_MS  # noqa: E402
+
 
 def worker_main(
     index: int, args: argparse.Namespace, go: Any, start_at: Any, out: Any
 ) -> None:  # pragma: no cover - a benchmark
     import pjsua2 as pj
+
+    from engine.ipc.doorbell import Doorbell
 
     ep = pj.Endpoint()
     ep.libCreate()
@@ -55,6 +64,8 @@ def worker_main(
     tcfg.port = 0
     tcfg.boundAddress = "127.0.0.1"
     transport = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    sip_port = int(ep.transportGetInfo(transport).localName.rsplit(":", 1)[1])
+    doorbell = Doorbell("127.0.0.1")
     ep.libStart()
     acfg = pj.AccountConfig()
     acfg.idUri = "sip:bare@127.0.0.1"
@@ -119,6 +130,7 @@ def worker_main(
         def onEof2(self) -> None:
             if not self.call.hangup_at:
                 self.call.hangup_at = time.monotonic()
+                doorbell.ring(sip_port)  # on the clock thread: end the loop's wait
 
     def play(call: BareCall) -> None:
         try:
@@ -171,7 +183,14 @@ def worker_main(
     due = list(range(index, args.calls, args.processes))
     position = 0
     while position < len(due) or calls:
-        ep.libHandleEvents(2)
+        wait = args.poll_ms / 1000
+        now = time.monotonic()
+        if position < len(due):
+            wait = min(wait, start + due[position] / args.rate - now)
+        timed = [c.hangup_at for c in calls.values() if c.hangup_at and not c.hung]
+        if timed:
+            wait = min(wait, min(timed) - now)
+        ep.libHandleEvents(max(0, int(wait * 1000)))
         while deferred:
             deferred.pop(0)()
         now = time.monotonic()
@@ -188,6 +207,7 @@ def worker_main(
     gc.collect()
     cpu = time.process_time() - cpu_at_start
     ep.libDestroy()
+    doorbell.close()
     out.put(("done", index, (results, cpu)))
 
 
@@ -221,6 +241,12 @@ def main() -> int:
     )
     parser.add_argument("--wav", required=True, help="8 kHz mono PCM16 WAV to play")
     parser.add_argument("--rtp-base", type=int, default=40000)
+    parser.add_argument(
+        "--poll-ms",
+        type=int,
+        default=BUSY_POLL_MS,
+        help=f"longest wait in libHandleEvents (default {BUSY_POLL_MS}, as the engine's workers)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
@@ -298,5 +324,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main())
