@@ -10,7 +10,7 @@ BUSY_POLL_MS = 50
 once; RTP does not: PJSIP's media thread reads it); the IPC socket is then checked without
 waiting. Nothing waits for this timeout: the controller rings the SIP port after each command,
 and the worker rings it itself when another PJSIP thread queues work (engine/ipc/doorbell.py).
-A 5-ms poll cost the workers' SIP threads 0.620 cores at 50 calls/s, 50 ms 0.249
+A 5-ms poll cost the workers' SIP threads 0.620 cores at 50 calls/s, this one 0.240
 (docs/field-notes.md)."""
 
 
