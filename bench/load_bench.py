@@ -122,6 +122,8 @@ def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -
     if not lines:
         return {"error": result.stderr[-2000:]}
     summary: dict[str, Any] = json.loads(lines[-1])
+    if any(cause.startswith("process died") for cause in summary.get("failures_by_cause", {})):
+        summary["stderr_tail"] = result.stderr[-3000:]
     return summary
 
 
