@@ -253,15 +253,20 @@ def main() -> int:
     queue = context.Queue()
     go = context.Event()
     start_at = context.Value("d", 0.0)
+    # Daemons: if this process gives up, they must not keep it waiting for them at exit.
     processes = [
-        context.Process(target=worker_main, args=(i, args, go, start_at, queue))
+        context.Process(target=worker_main, args=(i, args, go, start_at, queue), daemon=True)
         for i in range(args.processes)
     ]
     for process in processes:
         process.start()
     ready = 0
     while ready < args.processes:
-        kind, _, _ = queue.get(timeout=120)
+        try:
+            kind, _, _ = queue.get(timeout=120)
+        except Empty:
+            died = sum(1 for p in processes if p.exitcode not in (None, 0))
+            sys.exit(f"{ready} of {args.processes} processes ready after 120 s ({died} died)")
         ready += kind == "ready"
     # CLOCK_MONOTONIC is system-wide: every process places calls on one schedule.
     start = time.monotonic() + 0.5
