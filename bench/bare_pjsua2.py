@@ -35,6 +35,7 @@ from typing import Any
 MAX_CALLS = 4  # pjsua2-python is built with PJSUA_MAX_CALLS = 4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from engine.ipc.doorbell import Doorbell  # noqa: E402
 from engine.ipc.worker_options import BUSY_POLL_MS  # noqa: E402
 
 
@@ -42,8 +43,6 @@ def worker_main(
     index: int, args: argparse.Namespace, go: Any, start_at: Any, out: Any
 ) -> None:  # pragma: no cover - a benchmark
     import pjsua2 as pj
-
-    from engine.ipc.doorbell import Doorbell
 
     ep = pj.Endpoint()
     ep.libCreate()
