@@ -1,8 +1,9 @@
 """The HTTP API application: `create_app(backend, keys)`.
 
-Middleware order, outermost first: FormatMiddleware (reads a format off the path), then
-CatchAllMiddleware (a generic 500 in that format), then NewSessionShortcut (placing a call
-without FastAPI's routing), then FastAPI's own exception handling.
+Outermost is NewSessionShortcut: it places calls itself, in front of everything FastAPI does.
+Any other request goes to FastAPI, whose middleware, outermost first, is FormatMiddleware (reads
+a format off the path), CatchAllMiddleware (a generic 500 in that format), then FastAPI's own
+exception handling.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 
 from engine.api import errors
 from engine.api.backend import VoiceBackend
@@ -23,7 +25,7 @@ from engine.api.shortcut import NewSessionShortcut
 log = logging.getLogger(__name__)
 
 
-def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
+def create_app(backend: VoiceBackend, keys: KeyStore) -> ASGIApp:
     app = FastAPI(
         title="voice-engine",
         summary="Programmable outbound calls on your own SIP trunks (ServiceStack-style API)",
@@ -56,7 +58,6 @@ def create_app(backend: VoiceBackend, keys: KeyStore) -> FastAPI:
         """Prometheus metrics of this process (no auth)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(NewSessionShortcut, keys=keys, routes=new_session_routes(router))
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(FormatMiddleware)
-    return app
+    return NewSessionShortcut(app, keys=keys, routes=new_session_routes(router))

@@ -28,11 +28,12 @@ class FormatMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope = _with_path_format(scope)
+            scope = with_path_format(scope)
         await self.app(scope, receive, send)
 
 
-def _with_path_format(scope: Scope) -> Scope:
+def with_path_format(scope: Scope) -> Scope:
+    """`scope` with the format its path names noted, and a suffix stripped (a copy if so)."""
     path: str = scope["path"]
     for prefix, fmt in _REPLY_PREFIXES.items():
         if path.startswith(prefix):
@@ -64,25 +65,30 @@ class CatchAllMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status: int | None = None
+        await answer_counted(self.app, scope, receive, send)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
 
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            if status is not None:
-                raise
-            status = 500
-            response = internal_error(HTTPConnection(scope))
-            await response(scope, receive, send)
-        finally:
-            _count(scope, status)
+async def answer_counted(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app`'s answer to an HTTP request, counted; a generic 500 if it raises before answering."""
+    status: int | None = None
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception:
+        log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+        if status is not None:
+            raise
+        status = 500
+        response = internal_error(HTTPConnection(scope))
+        await response(scope, receive, send)
+    finally:
+        _count(scope, status)
 
 
 def _count(scope: Scope, status: int | None) -> None:

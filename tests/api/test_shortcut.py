@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
@@ -139,3 +140,17 @@ async def test_the_app_places_calls_without_fastapis_route(
 
     for path in ("/sessions/outgoing", "/json/reply/NewOutgoingSession"):
         assert (await client.post(path, json=BODY)).status_code == 200
+
+
+async def test_the_app_places_calls_in_front_of_fastapis_middleware(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def not_here(self: FastAPI, scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError(f"FastAPI answered {scope['method']} {scope['path']}")
+
+    monkeypatch.setattr(FastAPI, "__call__", not_here)
+
+    for path in ("/sessions/outgoing.xml", "/xml/reply/NewOutgoingSession"):
+        response = await client.post(path, json=BODY)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/xml")
