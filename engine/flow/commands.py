@@ -28,6 +28,17 @@ class Speak:
 
 
 @dataclass(frozen=True)
+class HangupAfterPlayback:
+    """Sent just before a prompt whose end fixes the call's end: when the prompt ends by itself,
+    only pauses lie between it and a hang-up. The engine may then hang up `seconds` after the
+    prompt's end on its own, without waiting for the flow's Hangup; the flow still gets to its
+    hangup step as usual."""
+
+    playback_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class StopPlayback:
     playback_id: str
 
@@ -138,6 +149,7 @@ class FlowFinished:
 FlowCommand = (
     PlayAudio
     | Speak
+    | HangupAfterPlayback
     | StopPlayback
     | StartRecording
     | StopRecording

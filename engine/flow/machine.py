@@ -29,6 +29,8 @@ from engine.flow.commands import (
 from engine.flow.events import FlowEvent, RemoteHangup, SessionFacts, TimerFired
 from engine.flow.model import Flow
 from engine.flow.steps.base import CallGone, Outcome, RunContext, StepModel, StepRun
+from engine.flow.steps.hangup import HangupStep
+from engine.flow.steps.pause import PauseStep
 
 MAX_SUBFLOW_DEPTH = 16
 
@@ -58,6 +60,7 @@ class FlowRun:
         facts_dict = asdict(facts)
         variables["session"] = {**facts_dict.pop("extra"), **facts_dict}
         self._ctx = RunContext(variables)
+        self._ctx.fixed_tail = self._fixed_tail
         self._frames = [_Frame(flow, None)]
         self._running: StepRun | None = None
         self._step_name = ""
@@ -218,6 +221,24 @@ class FlowRun:
             return None
         self._frames.append(_Frame(flow, return_to))
         return flow.start
+
+    def _fixed_tail(self, name: str | None) -> float | None:
+        """From step `name` of the current flow: the seconds of pause before the call ends (a
+        hangup step, or the end of the main flow), when only pauses lie between; None when
+        anything else may happen first (another step, a return from a subflow)."""
+        steps = self._frames[-1].flow.steps
+        seconds = 0.0
+        seen: set[str] = set()
+        while name is not None and name not in seen:
+            seen.add(name)
+            step = steps.get(name)
+            if isinstance(step, HangupStep):
+                return seconds
+            if not isinstance(step, PauseStep):
+                return None
+            seconds += step.seconds
+            name = step.next
+        return seconds if name is None and len(self._frames) == 1 else None
 
     def _label(self, name: str) -> str:
         """Step names in the log: 'ask' in the main flow, 'survey/ask' inside a subflow."""

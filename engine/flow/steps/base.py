@@ -17,7 +17,13 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from engine.flow import templates
-from engine.flow.commands import CancelTimer, FlowCommand, SetTimer, StopPlayback
+from engine.flow.commands import (
+    CancelTimer,
+    FlowCommand,
+    HangupAfterPlayback,
+    SetTimer,
+    StopPlayback,
+)
 from engine.flow.events import DigitReceived, FlowEvent, PlaybackFinished, TimerFired
 
 
@@ -161,6 +167,9 @@ class RunContext:
         """Digits that interrupted a prompt, kept for the next gather."""
         self.timers: set[str] = set()
         self.commands: list[FlowCommand] = []
+        self.fixed_tail: Callable[[str | None], float | None] = lambda _next_step: None
+        """Given the step after a prompt: the seconds of pause from there to a hang-up, when
+        nothing but pauses lies between (the run's flow decides; see FlowRun)."""
         self._serial = 0
 
     def emit(self, command: FlowCommand) -> None:
@@ -202,10 +211,17 @@ def sleep(ctx: RunContext, seconds: float) -> Generator[None, FlowEvent, None]:
 
 
 def play_once(
-    ctx: RunContext, command: Callable[[str], FlowCommand], interruptible: bool
+    ctx: RunContext,
+    command: Callable[[str], FlowCommand],
+    interruptible: bool,
+    hangup_after: float | None = None,
 ) -> Generator[None, FlowEvent, str | None]:
-    """Play one prompt to its end; return the digit that interrupted it, if any."""
+    """Play one prompt to its end; return the digit that interrupted it, if any.
+
+    `hangup_after`: the call ends that many seconds after this prompt ends by itself."""
     playback_id = ctx.new_id("playback")
+    if hangup_after is not None:
+        ctx.emit(HangupAfterPlayback(playback_id, hangup_after))
     ctx.emit(command(playback_id))
     while True:
         event = yield
@@ -224,8 +240,10 @@ def play_repeated(
     next_step: str | None,
 ) -> StepRun:
     """The body of play and say: a barge-in digit stops the repeats and waits for a gather."""
-    for _ in range(repeat):
-        digit = yield from play_once(ctx, command, interruptible)
+    for count in range(1, repeat + 1):
+        last = count == repeat and not interruptible
+        tail = ctx.fixed_tail(next_step) if last else None
+        digit = yield from play_once(ctx, command, interruptible, tail)
         if digit is not None:
             ctx.pending_digits.append(digit)
             return Outcome("interrupted", next_step, detail=digit)
