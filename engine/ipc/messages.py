@@ -66,6 +66,9 @@ class PlayFile(Message):
     path: str
     """An 8/16 kHz mono PCM16 WAV file."""
     loop: bool = False
+    hangup_after_seconds: float | None = Field(None, ge=0)
+    """When the file ends by itself (not stopped), hang the call up this many seconds later,
+    without waiting for a Hangup (the flow's end is fixed by then: HangupAfterPlayback)."""
 
 
 class StopPlayback(Message):

@@ -40,6 +40,8 @@ class Playback(pj.AudioMediaPlayer):
         self.playback_id = playback_id
         """None for the worker's own prompts (the recording beep)."""
         self.loop = loop
+        self.hangup_after: float | None = None
+        """Seconds after the file ends by itself to hang the call up (None: never)."""
         self._on_eof = on_eof
 
     def start(self, path: str, audio: pj.AudioMedia) -> None:

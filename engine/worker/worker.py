@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
+import math
 import os
 import resource
 import tempfile
@@ -72,6 +74,9 @@ class Worker:
         ended calls still hold."""
         self.ended_at: deque[float] = deque()
         """When recent calls ended: their sockets' handles are not free yet."""
+        self.hangups_due: list[tuple[float, str]] = []
+        """A heap of (when, call_id): hang-ups a finished prompt fixed (PlayFile's
+        hangup_after_seconds)."""
         self.stopping = False
         self._doorbell = Doorbell(options.bind_address)
         """Rung by callbacks on PJSIP's other threads, so their queued work runs at once."""
@@ -133,8 +138,9 @@ class Worker:
         shutdown_deadline: float | None = None
         while True:
             busy = bool(self.calls or self.waiting_for_capacity) or self.stopping
-            self.ep.libHandleEvents(self.options.busy_poll_ms if busy else 0)
+            self.ep.libHandleEvents(self._wait_ms() if busy else 0)
             self._run_deferred()
+            self._hang_up_due()
             self._retry_waiting()
             for message in self.channel.poll(0 if busy else IDLE_SELECT_SECONDS):
                 self._dispatch(message)
@@ -173,6 +179,21 @@ class Worker:
 
     def send(self, message: m.Message) -> None:
         self.channel.send(message)
+
+    def _wait_ms(self) -> int:
+        """How long libHandleEvents may wait: the poll interval, or less when a hang-up is due."""
+        if not self.hangups_due:
+            return self.options.busy_poll_ms
+        until_due = self.hangups_due[0][0] - time.monotonic()
+        return max(0, min(self.options.busy_poll_ms, math.ceil(until_due * 1000)))
+
+    def _hang_up_due(self) -> None:
+        now = time.monotonic()
+        while self.hangups_due and self.hangups_due[0][0] <= now:
+            _, call_id = heapq.heappop(self.hangups_due)
+            call = self.calls.get(call_id)
+            if call is not None and not call.disconnected:
+                self._end_call(call, 200)
 
     def _run_deferred(self) -> None:
         while self.deferred:
@@ -362,10 +383,14 @@ class Worker:
         call = self.calls.get(msg.call_id)
         if call is None or call.disconnected:
             return
+        self._end_call(call, msg.sip_code)
+
+    def _end_call(self, call: WorkerCall, sip_code: int) -> None:
+        """BYE, or CANCEL / a final answer with `sip_code` before the call is answered."""
         call.local_hangup = True
         prm = pj.CallOpParam()
         if not call.answered:
-            prm.statusCode = msg.sip_code
+            prm.statusCode = sip_code
         call.hangup(prm)
 
     def _call(self, call_id: str) -> WorkerCall:
@@ -388,6 +413,7 @@ class Worker:
         if key in self.playbacks:
             raise CommandError(f"playback_id {msg.playback_id} is already playing")
         playback = Playback(msg.call_id, msg.playback_id, msg.loop, self._playback_eof)
+        playback.hangup_after = msg.hangup_after_seconds
         playback.start(msg.path, audio)
         self.playbacks[key] = playback
 
@@ -416,6 +442,10 @@ class Worker:
                     call_id=playback.call_id, playback_id=playback.playback_id, stopped=stopped
                 )
             )
+            if playback.hangup_after is not None and not stopped:
+                due = time.monotonic() + playback.hangup_after
+                heapq.heappush(self.hangups_due, (due, playback.call_id))
+                self._hang_up_due()
         # Dropping the last reference destroys the player (SWIG destructor).
         del playback
 

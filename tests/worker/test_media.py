@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import math
+import time
 import wave
 from pathlib import Path
 
@@ -73,6 +74,36 @@ async def test_the_end_of_a_prompt_does_not_wait_for_the_poll_timeout(tone_wav: 
             await worker.send(PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav)))
             done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=10)
             assert (done.playback_id, done.stopped) == ("p1", False)
+
+
+async def test_a_prompt_that_fixes_the_end_hangs_up_on_its_own(tone_wav: Path) -> None:
+    # With a one-minute poll, the hang-up only comes in time if the wait ends when it is due.
+    async with WorkerProcess(busy_poll_ms=60_000) as worker:
+        await worker.send(trunk())
+        with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+            await answered_call(worker, uas)
+            await worker.send(
+                PlayFile(
+                    call_id="c1", playback_id="p1", path=str(tone_wav), hangup_after_seconds=0.5
+                )
+            )
+            await worker.wait_for(PlaybackDone, call_id="c1", timeout=10)
+            done_at = time.monotonic()
+            ended = await worker.wait_for(CallEnded, call_id="c1", timeout=10)
+            assert time.monotonic() - done_at >= 0.45
+            assert (ended.answered, ended.remote_hangup, ended.sip_code) == (True, False, 200)
+
+
+async def test_a_stopped_prompt_does_not_hang_up(worker: WorkerProcess, tone_wav: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        await answered_call(worker, uas)
+        await worker.send(
+            PlayFile(call_id="c1", playback_id="p1", path=str(tone_wav), hangup_after_seconds=0.0)
+        )
+        await worker.send(StopPlayback(call_id="c1", playback_id="p1"))
+        await worker.wait_for(PlaybackDone, call_id="c1")
+        with pytest.raises(AssertionError, match="no CallEnded"):
+            await worker.wait_for(CallEnded, call_id="c1", timeout=1.0)
 
 
 async def test_a_playback_that_cannot_start_still_ends_by_its_id(
