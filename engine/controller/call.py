@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 ON_HANGUP_GRACE_SECONDS = 30.0
 """How long non-media on_hangup steps (webhooks) may run after the far end hung up."""
 
+TAIL_HANGUP_GRACE_SECONDS = 2.0
+"""When the worker hangs up on its own after a prompt (HangupAfterPlayback), how long after the
+flow's own Hangup the controller waits for the call's end before sending a Hangup itself."""
+
 
 class FlowRunLike(Protocol):
     finished: bool
@@ -111,10 +115,18 @@ class CallDriver:
         self._flow_timers: dict[str, asyncio.TimerHandle] = {}
         self._playbacks_pending_tts: set[str] = set()
         self._playbacks_playing: set[str] = set()
+        self._tail_hints: dict[str, float] = {}
+        """HangupAfterPlayback by playback id, until its PlayFile goes out."""
+        self._tail_playback: str | None = None
+        """The prompt the worker will hang up after, once it ends by itself."""
+        self._tail_armed = False
+        """That prompt ended by itself: the worker hangs up when the flow's pauses are over."""
+        self._tail_timer: asyncio.TimerHandle | None = None
         self._second_legs: dict[str, SecondLeg] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             cmd.PlayAudio: self._play_audio,
+            cmd.HangupAfterPlayback: self._hangup_after_playback,
             cmd.Speak: self._speak,
             cmd.StopPlayback: self._stop_playback,
             cmd.StartRecording: self._start_recording,
@@ -219,6 +231,8 @@ class CallDriver:
             self._on_answered()
         elif isinstance(message, msg.CallEnded):
             self._rtp = message.rtp
+            if self._tail_armed and not message.remote_hangup and not self._hangup_requested:
+                self._run_out_tail_pauses()
             self._on_main_ended(message.sip_code, message.reason, message.remote_hangup)
         elif isinstance(message, msg.DigitReceived):
             self.host.log_session(self.session, f"digit received: {message.digit}")
@@ -226,6 +240,9 @@ class CallDriver:
             self._deliver(ev.DigitReceived(message.digit))
         elif isinstance(message, msg.PlaybackDone):
             self._playbacks_playing.discard(message.playback_id)
+            if message.playback_id == self._tail_playback:
+                self._tail_playback = None
+                self._tail_armed = not message.stopped
             self._deliver(ev.PlaybackFinished(message.playback_id, interrupted=message.stopped))
         elif isinstance(message, msg.RecordingDone):
             self.host.log_session(
@@ -365,7 +382,7 @@ class CallDriver:
     def _finish(self, outcome: Outcome, sip_code: int | None, reason: str | None) -> None:
         if self.session.outcome is not None:
             return
-        for handle in (self._ring_timer, self._duration_timer, self._grace_timer):
+        for handle in (self._ring_timer, self._duration_timer, self._grace_timer, self._tail_timer):
             self._cancel_handle(handle)
         for handle in self._flow_timers.values():
             handle.cancel()
@@ -442,13 +459,34 @@ class CallDriver:
         return self._answered and not self._main_ended and not self._hangup_requested
 
     def _play_audio(self, command: cmd.PlayAudio) -> None:
+        hangup_after = self._tail_hints.pop(command.playback_id, None)
         if not self._media_allowed():
             self._deliver_later(ev.PlaybackFinished(command.playback_id, interrupted=True))
             return
         self._playbacks_playing.add(command.playback_id)
+        if hangup_after is not None:
+            self._tail_playback = command.playback_id
         self._send(
-            msg.PlayFile(call_id=self.main_leg, playback_id=command.playback_id, path=command.path)
+            msg.PlayFile(
+                call_id=self.main_leg,
+                playback_id=command.playback_id,
+                path=command.path,
+                hangup_after_seconds=hangup_after,
+            )
         )
+
+    def _hangup_after_playback(self, command: cmd.HangupAfterPlayback) -> None:
+        # Second legs end with the main one only on the controller's Hangup.
+        if not self._second_legs:
+            self._tail_hints[command.playback_id] = command.seconds
+
+    def _run_out_tail_pauses(self) -> None:
+        """The worker hung up where the flow's last pauses end: fire their timers now, so the
+        flow reaches its hangup step before it hears of the call's end."""
+        while self._flow_timers and self.flow is not None and not self.flow.finished:
+            timer_id, handle = min(self._flow_timers.items(), key=lambda item: item[1].when())
+            handle.cancel()
+            self._timer_fired(timer_id)
 
     def _speak(self, command: cmd.Speak) -> None:
         self._playbacks_pending_tts.add(command.playback_id)
@@ -601,8 +639,22 @@ class CallDriver:
         self._deliver(ev.WebhookCompleted(command.request_id, response.status_code, body, failure))
 
     def _hangup(self, command: cmd.Hangup) -> None:
+        if self._main_ended:
+            return
+        if self._tail_armed and not self._hangup_requested and not self._second_legs:
+            # The worker hangs up by itself when the pauses after the prompt are over.
+            self._hangup_requested = True
+            self.host.log_session(self.session, f"hanging up: {command.reason}")
+            self._tail_timer = self._loop.call_later(
+                TAIL_HANGUP_GRACE_SECONDS, self._tail_hangup_overdue
+            )
+            return
+        self._hangup_all(command.reason)
+
+    def _tail_hangup_overdue(self) -> None:
         if not self._main_ended:
-            self._hangup_all(command.reason)
+            self.host.log_session(self.session, "the worker has not hung up: sending the hang-up")
+            self._send(msg.Hangup(call_id=self.main_leg))
 
     def _step_started(self, command: cmd.StepStarted) -> None:
         detail = f": {command.detail}" if command.detail else ""
