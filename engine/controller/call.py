@@ -489,6 +489,10 @@ class CallDriver:
             self._timer_fired(timer_id)
 
     def _speak(self, command: cmd.Speak) -> None:
+        rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
+        if rendered is not None:
+            self._play_audio(cmd.PlayAudio(command.playback_id, str(rendered)))
+            return
         self._playbacks_pending_tts.add(command.playback_id)
         self._spawn(self._render_and_play(command))
 

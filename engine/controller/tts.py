@@ -27,6 +27,13 @@ class TtsCache:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return self.cache_dir / digest[:2] / f"{digest}.wav"
 
+    def rendered(
+        self, text: str, voice: str | None = None, rate_wpm: int | None = None
+    ) -> Path | None:
+        """The cached rendering, if there is one already."""
+        target = self.path_for(text, voice, rate_wpm)
+        return target if target.exists() else None
+
     async def render(
         self, text: str, voice: str | None = None, rate_wpm: int | None = None
     ) -> Path:
