@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from engine.config import TrunkConfig
 from engine.controller.call import CallDriver
-from engine.controller.pool import NoWorkerAvailable, WorkerPool
+from engine.controller.pool import NoWorkerAvailable, Worker, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,19 @@ class TrunkDialer:
         return not can_go_now and len(self.queue) >= self.trunk.queue_size
 
     def enqueue(self, call: CallDriver) -> None:
+        """Place the call now when nothing waits and the trunk and a worker have room (one
+        event-loop turn sooner: on a busy controller a turn can take tens of milliseconds),
+        else queue it for the dialer's task."""
+        if (
+            not self.queue
+            and self._placing is None
+            and self.active < self.trunk.max_concurrent_calls
+            and self.bucket.wait_time() <= 0
+        ):
+            worker = self.pool.try_acquire(call.legs_needed)
+            if worker is not None:
+                self._place(call, worker)
+                return
         self.queue.append(call)
         self._wake.set()
 
@@ -123,12 +136,15 @@ class TrunkDialer:
                 continue
             self._placing = None
             self.queue.popleft()
-            self.bucket.take()
-            self.active += 1
-            try:
-                call.place(worker)
-            except Exception:
-                # One broken call must not stop this trunk's queue (nothing may wait forever).
-                log.exception("[session=%s] placing the call failed", call.session.id)
-                if not call.done.is_set():
-                    call.fail_before_placing("placing the call failed")
+            self._place(call, worker)
+
+    def _place(self, call: CallDriver, worker: Worker) -> None:
+        self.bucket.take()
+        self.active += 1
+        try:
+            call.place(worker)
+        except Exception:
+            # One broken call must not stop this trunk's queue (nothing may wait forever).
+            log.exception("[session=%s] placing the call failed", call.session.id)
+            if not call.done.is_set():
+                call.fail_before_placing("placing the call failed")

@@ -212,12 +212,9 @@ class WorkerPool:
             raise NoWorkerAvailable(f"{slots} legs do not fit in one worker")
         while True:
             self._capacity_changed.clear()  # checked below with no await in between
-            candidates = [w for w in self.ready_workers() if w.free >= slots]
-            if candidates:
-                worker = min(candidates, key=lambda w: (w.load, w.slot))
-                worker.reserved += slots
-                self._grow_ahead()
-                return worker
+            reserved = self.try_acquire(slots)
+            if reserved is not None:
+                return reserved
             if self._closing:
                 raise NoWorkerAvailable("the engine is stopping")
             if self._starting_count() == 0 and self.worker_count() < self.config.max_workers:
@@ -228,6 +225,16 @@ class WorkerPool:
                     return worker
                 continue
             await self._capacity_changed.wait()
+
+    def try_acquire(self, slots: int = 1) -> Worker | None:
+        """Reserve `slots` legs on the least loaded ready worker that has them, if one has."""
+        candidates = [w for w in self.workers.values() if w.free >= slots]
+        if not candidates:
+            return None
+        worker = min(candidates, key=lambda w: (w.load, w.slot))
+        worker.reserved += slots
+        self._grow_ahead()
+        return worker
 
     def bind_leg(self, worker: Worker, leg_id: str) -> None:
         """Turn one reserved slot into a leg (just before its MakeCall is sent)."""
