@@ -78,8 +78,7 @@ class TrunkDialer:
 
     def enqueue(self, call: CallDriver) -> None:
         """Place the call now when nothing waits and the trunk and a worker have room (one
-        event-loop turn sooner: on a busy controller a turn can take tens of milliseconds),
-        else queue it for the dialer's task."""
+        event-loop turn sooner than the dialer's task would), else queue it for the task."""
         if (
             not self.queue
             and self._placing is None
