@@ -315,7 +315,10 @@ async def rate_row(
 def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per repetition, the highest rate the engine and bare pjsua2 each sustained with every
     lower rate of the run sustained too, and the engine's share of bare pjsua2's; then the
-    median share. A ceiling at the highest rate run is only a lower bound ("at_least")."""
+    median share. A ceiling at the highest rate run is only a lower bound ("at_least"). A side
+    that sustained higher rates after its first failure ("sustained_above", e.g. a bare
+    pjsua2 process aborted at one rate only) has no clear ceiling: that repetition gets no
+    share."""
     repetitions: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         repetitions.setdefault(row.get("repetition", 0), []).append(row)
@@ -331,7 +334,15 @@ def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 ceiling = row["rate"]
             entry[side] = ceiling
             entry[f"{side}_at_least"] = ceiling == run[-1]["rate"]
-        if entry["engine"] and entry["bare_pjsua2"]:
+            above = [
+                row["rate"]
+                for row in run
+                if row["rate"] > (ceiling or 0) and row[side]["verdict"]["sustained"]
+            ]
+            if above:
+                entry[f"{side}_sustained_above"] = above
+        unclear = any(f"{side}_sustained_above" in entry for side in ("engine", "bare_pjsua2"))
+        if entry["engine"] and entry["bare_pjsua2"] and not unclear:
             entry["engine_share"] = round(entry["engine"] / entry["bare_pjsua2"], 3)
         per_repetition.append(entry)
     shares = [e["engine_share"] for e in per_repetition if "engine_share" in e]

@@ -67,7 +67,7 @@ def test_the_ceiling_is_the_highest_rate_with_every_lower_rate_sustained() -> No
         rate_row(80, True, True),
         rate_row(88, True, True),
         rate_row(96, False, True),
-        rate_row(104, True, False),  # past a failed rate: not a ceiling
+        rate_row(104, False, False),
     ]
 
     [run] = ceilings(rows)["per_repetition"]
@@ -75,6 +75,22 @@ def test_the_ceiling_is_the_highest_rate_with_every_lower_rate_sustained() -> No
     assert (run["engine"], run["bare_pjsua2"]) == (88, 96)
     assert run["engine_share"] == round(88 / 96, 3)
     assert not run["bare_pjsua2_at_least"]
+
+
+def test_no_share_when_a_side_sustained_a_rate_above_its_first_failure() -> None:
+    rows = [
+        rate_row(104, True, True),
+        rate_row(112, False, False),  # e.g. one bare pjsua2 process aborted
+        rate_row(120, False, True),
+        rate_row(140, False, False),
+    ]
+
+    summary = ceilings(rows)
+
+    [run] = summary["per_repetition"]
+    assert (run["engine"], run["bare_pjsua2"]) == (104, 104)
+    assert run["bare_pjsua2_sustained_above"] == [120]
+    assert "engine_share" not in run and summary["median_engine_share"] is None
 
 
 def test_the_median_share_of_repetitions_and_lower_bounds() -> None:
