@@ -44,6 +44,11 @@ async def test_pool_grows_on_demand_and_shrinks_when_idle(tmp_path: Path) -> Non
         ids.append((await engine.create_outgoing_session("hold", DESTINATION, None)).id)
         await wait_until(lambda: engine.calls[ids[-1]].worker is not None, 5, "placing")
         assert engine.calls[ids[-1]].worker is least
+        await wait_until(
+            lambda: engine.calls[ids[-1]].session.call_state is CallState.CONNECTED,
+            20,
+            "the tenth call answered",
+        )
         ports = {w.sip_port for w in pool.ready_workers()}
         assert len(ports) == 3
         for worker in pool.ready_workers():
