@@ -1,0 +1,112 @@
+"""CPU per call of the production event path: the 12 events a `loadtest-3s` call emits, through
+`EventBus` (SQLite outbox, then MQTT to a private mosquitto), in the engine's own process.
+
+`bench/load_bench.py` hands the engine's events to an in-process recorder instead, so its
+controller figures leave this path out; this measures what a node with MQTT adds.
+
+    python bench/event_bus_cpu.py --calls 2000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.config import MqttConfig
+from engine.events.bus import EventBus
+from engine.events.local_broker import MosquittoBroker
+from engine.loadtest.procstat import cpu_seconds
+
+STEPS = (("hello", "say"), ("wait", "pause"), ("done", "hangup"))
+
+
+def call_events() -> list[tuple[str, dict[str, Any]]]:
+    """What CallDriver emits for one answered `loadtest-3s` call (values typical, not real)."""
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("session.created", {"flow_id": "loadtest-3s", "destination": "+18144043093",
+                             "from_address": "+12025550143", "trunk": "sipp"}),
+        ("call.invite_sent", {"trunk": "sipp", "request_uri": "sip:+18144043093@127.0.0.1:5070",
+                              "worker_id": "7", "api_to_invite_seconds": 0.0026,
+                              "queue_seconds": 0.0007, "worker_pickup_seconds": 0.0005,
+                              "make_call_seconds": 0.0005}),
+        ("call.ringing", {"sip_code": 180, "early_media": False}),
+        ("call.answered", {"post_dial_delay_seconds": 0.001, "answer_time_seconds": 0.002}),
+    ]  # fmt: skip
+    for step, kind in STEPS:
+        events.append(("flow.step_started", {"step": step, "type": kind}))
+        events.append(("flow.step_finished", {"step": step, "type": kind, "result": "ok"}))
+    events += [
+        ("call.ended", {"outcome": "completed", "sip_code": 200, "sip_reason": "OK",
+                        "post_dial_delay_seconds": 0.001, "ring_seconds": 0.001,
+                        "talk_seconds": 3.02, "rtp_packets_sent": 151, "rtp_packets_received": 151,
+                        "rtp_packets_lost": 0, "rtp_jitter_ms": 0.4}),
+        ("session.completed", {"outcome": "completed", "duration_seconds": 3.03}),
+    ]  # fmt: skip
+    return events
+
+
+async def one_round(calls: int, mqtt: MqttConfig | None, folder: Path) -> dict[str, float]:
+    bus = EventBus(node_id="bench", outbox=folder / f"{uuid.uuid4().hex}.db", mqtt=mqtt)
+    await bus.start()
+    events = call_events()
+    deadline = time.monotonic() + 30
+    while mqtt is not None and not bus.connected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    started = time.process_time()
+    for _ in range(calls):
+        session_id = uuid.uuid4().hex
+        for kind, data in events:
+            bus.emit(session_id, kind, data)
+        await asyncio.sleep(0)  # the publisher runs between calls, as between worker messages
+    while bus.depth and time.monotonic() < deadline + 120:
+        await asyncio.sleep(0.01)
+    used = time.process_time() - started
+    left = bus.depth
+    await bus.stop()
+    return {"ms_per_call": round(1000 * used / calls, 3), "left_in_outbox": left}
+
+
+async def measure(calls: int, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="event-bus-cpu-") as name:
+        folder = Path(name)
+        without = [await one_round(calls, None, folder) for _ in range(rounds)]
+        with MosquittoBroker() as broker:
+            pid = broker._process.pid if broker._process else None
+            before = cpu_seconds(pid) if pid else None
+            with_broker = [
+                await one_round(calls, MqttConfig(url=broker.url), folder) for _ in range(rounds)
+            ]
+            after = cpu_seconds(pid) if pid else None
+    broker_ms = (
+        round(1000 * (after - before) / (calls * rounds), 3)
+        if before is not None and after is not None
+        else None
+    )
+    return {
+        "calls_per_round": calls,
+        "events_per_call": len(call_events()),
+        "no_broker": without,
+        "mqtt": with_broker,
+        "mosquitto_ms_per_call": broker_ms,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(measure(args.calls, args.rounds))))
+
+
+if __name__ == "__main__":
+    main()
