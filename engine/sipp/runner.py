@@ -28,6 +28,9 @@ SIPP = "sipp"
 HOST = "127.0.0.1"
 
 
+BIND_ATTEMPTS = 3
+
+
 class SippError(RuntimeError):
     pass
 
@@ -70,6 +73,7 @@ class SippUas:
         ready_timeout: float = 10.0,
     ) -> None:
         self.scenario = scenario_path(scenario)
+        self._port_chosen_here = port is None
         self.port = port or free_udp_port(HOST)
         # -mp is SIPp's media port; -rtp_echo also uses -mp + 2 for video: keep 4 free.
         self.media_port = free_udp_port_range(4, HOST)
@@ -113,6 +117,21 @@ class SippUas:
         return cmd + self.extra_args
 
     def start(self) -> SippUas:
+        """Start SIPp and wait until it listens. Ports are picked free but not held until
+        SIPp binds them, so another process can take one in between ("errno = 98"): then
+        the ports picked here are picked again, up to `BIND_ATTEMPTS` times in all."""
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except SippError as exc:
+                if attempt == BIND_ATTEMPTS or "errno = 98" not in str(exc):
+                    raise
+                self.media_port = free_udp_port_range(4, HOST)
+                if self._port_chosen_here:
+                    self.port = free_udp_port(HOST)
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> SippUas:
         with self.stderr_file.open("wb") as stderr:
             self.process = subprocess.Popen(
                 self.command(),
