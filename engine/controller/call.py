@@ -116,9 +116,7 @@ class CallDriver:
         self._playbacks_pending_tts: set[str] = set()
         self._playbacks_playing: set[str] = set()
         self._tail_hints: dict[str, float] = {}
-        """HangupAfterPlayback by playback id, until its PlayFile goes out."""
-        self._tail_playback: str | None = None
-        """The prompt the worker will hang up after, once it ends by itself."""
+        """HangupAfterPlayback's seconds by playback id, until the worker's PlaybackDone."""
         self._tail_armed = False
         """That prompt ended by itself: the worker hangs up when the flow's pauses are over."""
         self._tail_timer: asyncio.TimerHandle | None = None
@@ -240,8 +238,7 @@ class CallDriver:
             self._deliver(ev.DigitReceived(message.digit))
         elif isinstance(message, msg.PlaybackDone):
             self._playbacks_playing.discard(message.playback_id)
-            if message.playback_id == self._tail_playback:
-                self._tail_playback = None
+            if self._tail_hints.pop(message.playback_id, None) is not None:
                 self._tail_armed = not message.stopped
             self._deliver(ev.PlaybackFinished(message.playback_id, interrupted=message.stopped))
         elif isinstance(message, msg.RecordingDone):
@@ -459,19 +456,16 @@ class CallDriver:
         return self._answered and not self._main_ended and not self._hangup_requested
 
     def _play_audio(self, command: cmd.PlayAudio) -> None:
-        hangup_after = self._tail_hints.pop(command.playback_id, None)
         if not self._media_allowed():
             self._deliver_later(ev.PlaybackFinished(command.playback_id, interrupted=True))
             return
         self._playbacks_playing.add(command.playback_id)
-        if hangup_after is not None:
-            self._tail_playback = command.playback_id
         self._send(
             msg.PlayFile(
                 call_id=self.main_leg,
                 playback_id=command.playback_id,
                 path=command.path,
-                hangup_after_seconds=hangup_after,
+                hangup_after_seconds=self._tail_hints.get(command.playback_id),
             )
         )
 
@@ -645,7 +639,7 @@ class CallDriver:
     def _hangup(self, command: cmd.Hangup) -> None:
         if self._main_ended:
             return
-        if self._tail_armed and not self._hangup_requested and not self._second_legs:
+        if self._tail_armed and not self._hangup_requested:
             # The worker hangs up by itself when the pauses after the prompt are over.
             self._hangup_requested = True
             self.host.log_session(self.session, f"hanging up: {command.reason}")
