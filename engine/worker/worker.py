@@ -445,7 +445,6 @@ class Worker:
             if playback.hangup_after is not None and not stopped:
                 due = time.monotonic() + playback.hangup_after
                 heapq.heappush(self.hangups_due, (due, playback.call_id))
-                self._hang_up_due()
         # Dropping the last reference destroys the player (SWIG destructor).
         del playback
 
