@@ -37,9 +37,10 @@ class TtsCache:
     async def render(
         self, text: str, voice: str | None = None, rate_wpm: int | None = None
     ) -> Path:
+        cached = self.rendered(text, voice, rate_wpm)
+        if cached is not None:
+            return cached
         target = self.path_for(text, voice, rate_wpm)
-        if target.exists():
-            return target
         pending = self._pending.get(target)
         if pending is not None:
             return await asyncio.shield(pending)
