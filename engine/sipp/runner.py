@@ -29,6 +29,7 @@ HOST = "127.0.0.1"
 
 
 BIND_ATTEMPTS = 3
+"""SIPp starts, each with ports picked again, when one picked was taken before SIPp bound it."""
 
 
 class SippError(RuntimeError):
@@ -120,16 +121,16 @@ class SippUas:
         """Start SIPp and wait until it listens. Ports are picked free but not held until
         SIPp binds them, so another process can take one in between ("errno = 98"): then
         the ports picked here are picked again, up to `BIND_ATTEMPTS` times in all."""
-        for attempt in range(1, BIND_ATTEMPTS + 1):
+        for _ in range(BIND_ATTEMPTS - 1):
             try:
                 return self._start_once()
             except SippError as exc:
-                if attempt == BIND_ATTEMPTS or "errno = 98" not in str(exc):
+                if "errno = 98" not in str(exc):
                     raise
-                self.media_port = free_udp_port_range(4, HOST)
-                if self._port_chosen_here:
-                    self.port = free_udp_port(HOST)
-        raise AssertionError("unreachable")
+            self.media_port = free_udp_port_range(4, HOST)
+            if self._port_chosen_here:
+                self.port = free_udp_port(HOST)
+        return self._start_once()
 
     def _start_once(self) -> SippUas:
         with self.stderr_file.open("wb") as stderr:
