@@ -4,7 +4,12 @@
 `bench/load_bench.py` hands the engine's events to an in-process recorder instead, so its
 controller figures leave this path out; this measures what a node with MQTT adds.
 
-    python bench/event_bus_cpu.py --calls 2000 --rounds 3
+    python bench/event_bus_cpu.py --calls 2000 --rounds 3                      # 1 event a turn
+    python bench/event_bus_cpu.py --calls 2000 --rounds 3 --events-per-turn 12
+
+The bus writes the events of one turn of the event loop in one transaction: in the engine a turn
+usually handles one or a few worker messages, so the default (one event a turn) is the case that
+batches least. The result goes to bench/results/event-bus-cpu-<time>.json.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from engine.config import MqttConfig
 from engine.events.bus import EventBus
 from engine.events.local_broker import MosquittoBroker
 from engine.loadtest.procstat import cpu_seconds
+from engine.loadtest.runner import describe_machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 STEPS = (("hello", "say"), ("wait", "pause"), ("done", "hangup"))
 
@@ -54,7 +62,9 @@ def call_events() -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-async def one_round(calls: int, mqtt: MqttConfig | None, folder: Path) -> dict[str, float]:
+async def one_round(
+    calls: int, mqtt: MqttConfig | None, folder: Path, events_per_turn: int
+) -> dict[str, float]:
     bus = EventBus(node_id="bench", outbox=folder / f"{uuid.uuid4().hex}.db", mqtt=mqtt)
     await bus.start()
     events = call_events()
@@ -64,9 +74,10 @@ async def one_round(calls: int, mqtt: MqttConfig | None, folder: Path) -> dict[s
     started = time.process_time()
     for _ in range(calls):
         session_id = uuid.uuid4().hex
-        for kind, data in events:
+        for index, (kind, data) in enumerate(events, 1):
             bus.emit(session_id, kind, data)
-        await asyncio.sleep(0)  # the publisher runs between calls, as between worker messages
+            if index % events_per_turn == 0 or index == len(events):
+                await asyncio.sleep(0)  # the loop turns, as between worker messages
     drained_by = time.monotonic() + 120
     while bus.depth and time.monotonic() < drained_by:
         await asyncio.sleep(0.01)
@@ -76,15 +87,16 @@ async def one_round(calls: int, mqtt: MqttConfig | None, folder: Path) -> dict[s
     return {"ms_per_call": round(1000 * used / calls, 3), "left_in_outbox": left}
 
 
-async def measure(calls: int, rounds: int) -> dict[str, Any]:
+async def measure(calls: int, rounds: int, events_per_turn: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="event-bus-cpu-") as name:
         folder = Path(name)
-        without = [await one_round(calls, None, folder) for _ in range(rounds)]
+        without = [await one_round(calls, None, folder, events_per_turn) for _ in range(rounds)]
         with MosquittoBroker() as broker:
             pid = broker.pid
             before = cpu_seconds(pid) if pid else None
             with_broker = [
-                await one_round(calls, MqttConfig(url=broker.url), folder) for _ in range(rounds)
+                await one_round(calls, MqttConfig(url=broker.url), folder, events_per_turn)
+                for _ in range(rounds)
             ]
             after = cpu_seconds(pid) if pid else None
     broker_ms = (
@@ -95,6 +107,7 @@ async def measure(calls: int, rounds: int) -> dict[str, Any]:
     return {
         "calls_per_round": calls,
         "events_per_call": len(call_events()),
+        "events_per_turn": events_per_turn,
         "no_broker": without,
         "mqtt": with_broker,
         "mosquitto_ms_per_call": broker_ms,
@@ -105,8 +118,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events-per-turn", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.calls, args.rounds))))
+    result = asyncio.run(measure(args.calls, args.rounds, args.events_per_turn))
+    report = {
+        "kind": "event-bus-cpu",
+        "command": "python bench/event_bus_cpu.py " + " ".join(sys.argv[1:]),
+        "machine": describe_machine(),
+        "result": result,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"event-bus-cpu-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(result))
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

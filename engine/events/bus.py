@@ -1,8 +1,10 @@
 """EventBus: the one object the rest of the engine calls to report what happened.
 
-`emit()` is synchronous and cheap: it validates the data, appends the event to the SQLite outbox
-(one small WAL transaction, no fsync), hands it to in-process subscribers and wakes the publisher.
-It never waits for the network, so a slow or absent broker cannot slow a call down.
+`emit()` is synchronous and cheap: it validates and numbers the event and hands it to in-process
+subscribers. The events of one turn of the event loop go to the SQLite outbox together at its end
+(one small WAL transaction, no fsync), and then the publisher is woken. Nothing waits for the
+network, so a slow or absent broker cannot slow a call down. A crash loses at most the events
+of the loop turn it interrupts.
 
     bus = EventBus(node_id="node-1", outbox="var/engine.db", mqtt=config.mqtt)
     await bus.start()
@@ -54,6 +56,8 @@ class EventBus:
         self._stop_timeout = stop_timeout_seconds
         self._task: asyncio.Task[None] | None = None
         self._subscribers: list[asyncio.Queue[Event]] = []
+        self._unwritten: list[Event] = []
+        self._write_scheduled = False
         self._depth = self.outbox.depth()
         metrics.outbox_depth.set(self._depth)
 
@@ -72,8 +76,8 @@ class EventBus:
 
     @property
     def depth(self) -> int:
-        """Events waiting for the broker."""
-        return self._depth
+        """Events waiting for the broker (written to the outbox or about to be)."""
+        return self._depth + (len(self._unwritten) if self._publisher is not None else 0)
 
     def emit(
         self,
@@ -90,30 +94,53 @@ class EventBus:
         wrong: that is a bug in the caller, not a runtime condition.
         """
         kind = EventKind(kind)
+        session_id = topic_level(session_id, "session id")
+        checked = validate_data(kind, data if data is not None else {})
         event = Event(
             kind=kind,
-            session_id=topic_level(session_id, "session id"),
+            session_id=session_id,
             node_id=self.node_id,
             timestamp=at or datetime.now(UTC),
-            data=validate_data(kind, data if data is not None else {}),
+            sequence=self.outbox.next_sequence(session_id),
+            data=checked,
         )
         metrics.events_emitted_total.labels(kind.value).inc()
-        try:
-            event = self.outbox.append(event, delivered=self._publisher is None)
-        except sqlite3.Error:
-            log.exception("event %s %s for session %s not stored", event.id, kind, session_id)
-            metrics.events_dropped_total.inc()
-        else:
-            if self._publisher is not None:
-                self._depth += 1
-                metrics.outbox_depth.set(self._depth)
-                self._publisher.notify()
+        self._unwritten.append(event)
+        self._schedule_write()
         for queue in self._subscribers:
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("event subscriber is full; event %s not given to it", event.id)
         return event
+
+    def flush(self) -> None:
+        """Write the events emitted so far to the outbox now (else at the loop turn's end)."""
+        events, self._unwritten = self._unwritten, []
+        self._write_scheduled = False
+        if not events:
+            return
+        try:
+            self.outbox.append_many(events, delivered=self._publisher is None)
+        except sqlite3.Error:
+            log.exception("%d events not stored (the first %s)", len(events), events[0].id)
+            metrics.events_dropped_total.inc(len(events))
+            return
+        if self._publisher is not None:
+            self._depth += len(events)
+            metrics.outbox_depth.set(self._depth)
+            self._publisher.notify()
+
+    def _schedule_write(self) -> None:
+        if self._write_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing would write later
+            self.flush()
+            return
+        self._write_scheduled = True
+        loop.call_soon(self.flush)
 
     def subscribe(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
         """A queue that receives every event emitted from now on (in-process, no broker)."""
@@ -134,6 +161,7 @@ class EventBus:
     async def stop(self) -> None:
         """Deliver what is pending if the broker is reachable (up to the stop timeout), say
         offline, disconnect. Whatever is left stays in the outbox for the next start."""
+        self.flush()
         if self._task is not None and self._publisher is not None:
             self._publisher.request_stop()
             done, _ = await asyncio.wait({self._task}, timeout=self._stop_timeout)

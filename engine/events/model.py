@@ -255,8 +255,12 @@ def topic_level(value: str, what: str) -> str:
 
 
 def event_topic(prefix: str, event: Event) -> str:
-    session = topic_level(event.session_id, "session id")
-    return f"{prefix}/sessions/{session}/events/{event.kind}"
+    return kind_topic(prefix, event.session_id, event.kind)
+
+
+def kind_topic(prefix: str, session_id: str, kind: str) -> str:
+    """The topic of a session's events of one kind."""
+    return f"{prefix}/sessions/{topic_level(session_id, 'session id')}/events/{kind}"
 
 
 def status_topic(prefix: str, node_id: str) -> str:

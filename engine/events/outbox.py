@@ -7,7 +7,10 @@ small as the backlog.
 
 Per-session sequence numbers live in their own table, because delivered rows are deleted and the
 next number must still continue after them (and after a restart). A session's counter is pruned
-once it has been idle for `sequence_retention_seconds` and none of its events wait here.
+once it has been idle for `sequence_retention_seconds` and none of its events wait here. The
+numbers are drawn from a cache in memory (`next_sequence`) and written with the events
+(`append_many`: one transaction for a whole batch), so one Outbox must be the only writer of
+events into its file; a transaction per event cost 4 SQLite statements an event (2026-11-27).
 
 The file is shared with other tables (sessions, keys): this class opens its own connection and
 only touches the two `event_outbox*` tables. Calls must come from one thread (the event loop's).
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from engine.events.model import Event
 
@@ -37,13 +41,26 @@ CREATE TABLE IF NOT EXISTS event_outbox_sequence (
 );
 """
 
-_NEXT_SEQUENCE = """
-INSERT INTO event_outbox_sequence (session_id, last, updated_at) VALUES (?, 1, ?)
-ON CONFLICT (session_id) DO UPDATE SET last = last + 1, updated_at = excluded.updated_at
-RETURNING last
+_SAVE_SEQUENCE = """
+INSERT INTO event_outbox_sequence (session_id, last, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (session_id) DO UPDATE
+SET last = max(last, excluded.last), updated_at = excluded.updated_at
 """
+_INSERT_EVENT = "INSERT INTO event_outbox (id, session_id, sequence, payload) VALUES (?, ?, ?, ?)"
 
 _PRUNE_EVERY_SECONDS = 60.0
+SEQUENCES_CACHED = 10_000
+"""Sessions whose last number is kept in memory; past this the cache starts afresh (each session
+then costs one read of its counter again)."""
+
+
+class StoredEvent(NamedTuple):
+    """An undelivered event as the publisher sends it: its JSON as stored, unparsed."""
+
+    position: int
+    session_id: str
+    kind: str
+    payload: str
 
 
 class Outbox:
@@ -66,6 +83,8 @@ class Outbox:
         self._conn.executescript(_SCHEMA)
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0
+        self._last_drawn: dict[str, int] = {}
+        """Each session's last sequence number drawn, written or not."""
 
     def close(self) -> None:
         self._conn.close()
@@ -76,23 +95,40 @@ class Outbox:
         The sequence on the argument is ignored. `delivered=True` only draws the number (for a
         node without a broker: nothing will ever publish the row).
         """
+        numbered = event.model_copy(update={"sequence": self.next_sequence(event.session_id)})
+        self.append_many([numbered], delivered=delivered)
+        return numbered
+
+    def next_sequence(self, session_id: str) -> int:
+        """Draw the session's next number; `append_many` writes it with the event."""
+        last = self._last_drawn.get(session_id)
+        if last is None:
+            last = self.last_sequence(session_id)
+        self._last_drawn[session_id] = last + 1
+        return last + 1
+
+    def append_many(self, events: Sequence[Event], *, delivered: bool = False) -> None:
+        """Store `events`, already numbered by `next_sequence`, in one transaction (with
+        `delivered=True`, only their sessions' counters). On failure nothing is stored."""
         now = time.time()
+        last_by_session = {event.session_id: event.sequence for event in events}
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (sequence,) = conn.execute(_NEXT_SEQUENCE, (event.session_id, now)).fetchone()
-            numbered = event.model_copy(update={"sequence": sequence})
             if not delivered:
-                conn.execute(
-                    "INSERT INTO event_outbox (id, session_id, sequence, payload)"
-                    " VALUES (?, ?, ?, ?)",
-                    (numbered.id, numbered.session_id, sequence, numbered.model_dump_json()),
+                conn.executemany(
+                    _INSERT_EVENT,
+                    [(e.id, e.session_id, e.sequence, e.model_dump_json()) for e in events],
                 )
+            conn.executemany(
+                _SAVE_SEQUENCE, [(s, last, now) for s, last in last_by_session.items()]
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return numbered
+        if len(self._last_drawn) > SEQUENCES_CACHED:
+            self._last_drawn = dict(last_by_session)
 
     def pending(self, limit: int = 100) -> list[Event]:
         """The oldest undelivered events, in the order they were appended."""
@@ -100,6 +136,27 @@ class Outbox:
             "SELECT payload FROM event_outbox ORDER BY position LIMIT ?", (limit,)
         ).fetchall()
         return [Event.from_json(payload) for (payload,) in rows]
+
+    def pending_stored(self, limit: int = 100) -> list[StoredEvent]:
+        """As `pending`, without parsing the events: what the publisher sends as it is."""
+        rows = self._conn.execute(
+            "SELECT position, session_id, json_extract(payload, '$.kind'), payload"
+            " FROM event_outbox ORDER BY position LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    def mark_delivered_through(self, position: int) -> None:
+        """Forget every event up to `position` (the acknowledged prefix of `pending_stored`)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM event_outbox WHERE position <= ?", (position,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._maybe_prune_sequences()
 
     def mark_delivered(self, ids: Iterable[str]) -> None:
         """Forget events the broker has acknowledged (unknown ids are ignored)."""

@@ -27,8 +27,8 @@ import aiomqtt
 from engine import metrics
 from engine.config import MqttConfig
 from engine.errors import ConfigError
-from engine.events.model import Event, NodeStatus, event_topic, status_topic
-from engine.events.outbox import Outbox
+from engine.events.model import NodeStatus, kind_topic, status_topic
+from engine.events.outbox import Outbox, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class Publisher:
         try:
             while True:
                 self._wakeup.clear()
-                batch = self._outbox.pending(self._batch_size)
+                batch = self._outbox.pending_stored(self._batch_size)
                 if not batch:
                     if self._stopping:
                         return
@@ -204,28 +204,32 @@ class Publisher:
                 await watchdog
 
     async def _publish_batch(
-        self, client: aiomqtt.Client, batch: list[Event], watchdog: asyncio.Task[None]
+        self, client: aiomqtt.Client, batch: list[StoredEvent], watchdog: asyncio.Task[None]
     ) -> None:
         # Tasks start in creation order, so paho queues the PUBLISH packets in outbox order.
         sends = [
             asyncio.create_task(
-                client.publish(event_topic(self._prefix, event), event.to_json(), qos=1)
+                client.publish(
+                    kind_topic(self._prefix, event.session_id, event.kind),
+                    event.payload.encode(),
+                    qos=1,
+                )
             )
             for event in batch
         ]
         all_sent = asyncio.gather(*sends, return_exceptions=True)
         await asyncio.wait((all_sent, watchdog), return_when=asyncio.FIRST_COMPLETED)
-        acknowledged: list[str] = []
+        acknowledged: list[StoredEvent] = []
         for event, send in zip(batch, sends, strict=True):
             if not send.done() or send.cancelled() or send.exception() is not None:
                 break
-            acknowledged.append(event.id)
+            acknowledged.append(event)
         for send in sends:
             send.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await all_sent
         if acknowledged:
-            self._outbox.mark_delivered(acknowledged)
+            self._outbox.mark_delivered_through(acknowledged[-1].position)
             metrics.events_published_total.inc(len(acknowledged))
             self._on_delivered(len(acknowledged))
         if len(acknowledged) < len(batch):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from engine.config import MqttConfig
 from engine.events import EventBus, EventKind
+from engine.events import outbox as outbox_module
 from engine.events.model import CallRinging
 from engine.sipp.ports import free_tcp_port
 
@@ -47,7 +49,39 @@ async def test_emit_does_not_wait_for_an_absent_broker(db_path: Path) -> None:
     assert per_emit < 0.005
     assert bus.state == "spooling"
     assert bus.depth == 500
+    assert bus.outbox.depth() == 0  # written together when this turn of the loop ends
+    await asyncio.sleep(0)
     assert bus.outbox.depth() == 500
+    assert bus.depth == 500
+    await bus.stop()
+
+
+async def test_numbers_go_on_after_a_restart_and_past_the_cache(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "SEQUENCES_CACHED", 2)
+    bus = EventBus(node_id="node-1", outbox=db_path)
+
+    def emit(on: EventBus, sessions: str) -> list[int]:
+        return [on.emit(s, "call.digit_received", {"digit": "1"}).sequence for s in sessions]
+
+    numbers = emit(bus, "abcab")
+    bus.flush()
+    numbers += emit(bus, "d")
+    bus.flush()  # 4 sessions cached: only d's number stays in memory
+    numbers += emit(bus, "ad")
+    await bus.stop()
+    again = EventBus(node_id="node-1", outbox=db_path)
+    numbers += emit(again, "abcd")
+    await again.stop()
+    assert numbers == [1, 1, 1, 2, 2, 1, 3, 2, 4, 3, 2, 3]
+
+
+async def test_a_refused_event_draws_no_number(db_path: Path) -> None:
+    bus = EventBus(node_id="node-1", outbox=db_path)
+    with pytest.raises(ValidationError):
+        bus.emit("s1", "call.ringing", {"sip_code": "soon"})
+    assert bus.emit("s1", "call.ringing", {"sip_code": 180}).sequence == 1
     await bus.stop()
 
 

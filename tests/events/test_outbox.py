@@ -86,3 +86,26 @@ def test_idle_counters_are_pruned_but_not_with_pending_events(db_path: Path) -> 
     assert outbox.last_sequence("done") == 0
     assert outbox.last_sequence("waiting") == 1
     outbox.close()
+
+
+def test_stored_events_come_as_written_and_go_by_position(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    appended = [outbox.append(draft(s, str(i))) for i, s in enumerate("aba")]
+    stored = outbox.pending_stored(2)
+    assert [(e.session_id, e.kind) for e in stored] == [
+        ("a", "call.digit_received"),
+        ("b", "call.digit_received"),
+    ]
+    assert [Event.from_json(e.payload) for e in stored] == appended[:2]
+    outbox.mark_delivered_through(stored[-1].position)
+    assert outbox.pending(10) == appended[2:]
+    outbox.close()
+
+
+def test_a_batch_is_numbered_once_and_stored_whole(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    batch = [draft(s).model_copy(update={"sequence": outbox.next_sequence(s)}) for s in "aab"]
+    outbox.append_many(batch)
+    assert outbox.pending(10) == batch
+    assert (outbox.last_sequence("a"), outbox.last_sequence("b")) == (2, 1)
+    outbox.close()
