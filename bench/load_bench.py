@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
+from engine.events.local_broker import MosquittoBroker  # noqa: E402
 from engine.loadtest.procstat import ProcessSampler  # noqa: E402
 from engine.loadtest.records import EventRecorder, SessionTimes  # noqa: E402
 from engine.loadtest.runner import (  # noqa: E402
@@ -79,7 +80,13 @@ def media_files() -> tuple[Path, Path]:
 
 
 async def engine_run(
-    uas: SippUas, rate: float, calls: int, workers: int, out: Path, flow: str = "loadtest-3s"
+    uas: SippUas,
+    rate: float,
+    calls: int,
+    workers: int,
+    out: Path,
+    flow: str = "loadtest-3s",
+    mqtt_url: str | None = None,
 ) -> dict[str, Any]:
     config = load_config(ROOT / "config" / "engine.yaml")
     trunk = config.trunks[0].model_copy(
@@ -98,6 +105,7 @@ async def engine_run(
         max_workers=workers,
         progress=False,
         final_wait=60,
+        mqtt_url=mqtt_url,
     )
     return await run_load(config, options)
 
@@ -289,7 +297,9 @@ async def rate_row(
         row["repetition"] = repetition
 
     async def engine() -> None:
-        result = engine_row(await engine_run(uas, rate, calls, workers, out))
+        result = engine_row(
+            await engine_run(uas, rate, calls, workers, out, mqtt_url=args.mqtt_url)
+        )
         result["api_to_invite_worst_window_p50_ms"] = worst_window_p50_ms(out / "report.json")
         result["verdict"] = verdict(result, rate, calls)
         row["engine"] = result
@@ -355,6 +365,16 @@ def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
     machine = describe_machine()  # now: the revision measured, not the one at the end
     rows: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        args.mqtt_url = None
+        if getattr(args, "mqtt", False):
+            args.mqtt_url = stack.enter_context(MosquittoBroker()).url
+        await run_kind(args, rows)
+    both_sides = args.kind == "rate" and not (args.no_refs or args.refs_only)
+    print(save(args.kind, rows, argv, machine, ceilings(rows) if both_sides else None))
+
+
+async def run_kind(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     with LoadSippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         if args.kind in ("latency", "rate"):
             repeats = getattr(args, "repeat", 1)
@@ -366,7 +386,9 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
         elif args.kind == "soak":
             workers = workers_for(args.rate)
             out = WORK / "soak"
-            summary = await engine_run(uas, args.rate, args.calls, workers, out)
+            summary = await engine_run(
+                uas, args.rate, args.calls, workers, out, mqtt_url=args.mqtt_url
+            )
             memory = soak_memory(out / "report.json", args.calls / args.rate)
             rows.append({"rate": args.rate, "calls": args.calls, "workers": workers,
                          "engine": engine_row(summary), "memory": memory})  # fmt: skip
@@ -378,8 +400,6 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
                     row["sipp_uac"] = sipp_uac_hold_run(uas, count)
                 rows.append(row)
                 print(json.dumps(rows[-1], default=str)[:3000])
-    both_sides = args.kind == "rate" and not (args.no_refs or args.refs_only)
-    print(save(args.kind, rows, argv, machine, ceilings(rows) if both_sides else None))
 
 
 async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
@@ -637,6 +657,12 @@ def main() -> None:
     p = sub.add_parser("soak")
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--rate", type=float, default=50)
+    for p in (sub.choices["latency"], sub.choices["rate"], sub.choices["soak"]):
+        p.add_argument(
+            "--mqtt", action="store_true",
+            help="the engine also publishes its events (outbox, QoS 1) to a private mosquitto,"
+            " as a node with MQTT does; the broker's CPU counts in the machine's",
+        )  # fmt: skip
     argv = sys.argv[1:]
     uvloop.run(main_async(parser.parse_args(argv), argv))
 

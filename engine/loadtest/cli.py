@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--min-workers", type=int, help="override workers.min_workers")
     parser.add_argument("--max-workers", type=int, help="override workers.max_workers")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="the in-process engine also publishes its events to this broker (mqtt://HOST:PORT)",
+    )
     parser.set_defaults(func=_loadtest)
 
 
@@ -63,6 +68,7 @@ def _loadtest(args: argparse.Namespace) -> int:
         min_workers=args.min_workers,
         max_workers=args.max_workers,
         progress=not args.no_progress,
+        mqtt_url=args.mqtt,
     )
     config = None if args.url else load_config(args.config)
     if args.digits:

@@ -20,6 +20,7 @@ from engine.config import EngineConfig, HttpConfig
 from engine.controller.engine import Engine
 from engine.controller.serve_cli import api_with_temporary_key
 from engine.errors import EngineError
+from engine.events.bus import EventBus
 from engine.loadtest.driver import LoadDriver, LoadPlan, drive_from_another_process
 from engine.loadtest.procstat import ProcessSampler
 from engine.loadtest.records import EventRecorder
@@ -68,6 +69,9 @@ class LoadOptions:
     max_workers: int | None = None
     final_wait: float = 120.0
     progress: bool = True
+    mqtt_url: str | None = None
+    """The in-process engine also publishes its events here, through its outbox, as a node
+    with MQTT does (None: the report's recorder alone gets them)."""
 
 
 def describe_machine() -> dict[str, Any]:
@@ -139,7 +143,7 @@ def load_config_for(config: EngineConfig, options: LoadOptions, sipp_port: int) 
             "store": store,
             "flows_dir": options.flows_dir or FLOWS_DIR,
             "http": HttpConfig(host="127.0.0.1", port=free_tcp_port()),
-            "mqtt": config.mqtt.model_copy(update={"url": None}),
+            "mqtt": config.mqtt.model_copy(update={"url": options.mqtt_url}),
         }
     )
 
@@ -163,15 +167,33 @@ def callee(options: LoadOptions, port: int | None) -> Iterator[SippUas | None]:
 async def in_process_engine(
     config: EngineConfig, recorder: EventRecorder
 ) -> AsyncIterator[tuple[Engine, str, str]]:
-    """The engine and its HTTP API on a free port; yields (engine, base URL, Manager key)."""
+    """The engine and its HTTP API on a free port; yields (engine, base URL, Manager key).
+    With `config.mqtt.url` set, the events also go through an EventBus to that broker."""
     config.store.path.parent.mkdir(parents=True, exist_ok=True)
-    engine = Engine(config, events=recorder)
+    bus = EventBus.from_config(config) if config.mqtt.url else None
+    engine = Engine(config, events=recorder if bus is None else BothSinks(recorder, bus))
+    if bus is not None:
+        await bus.start()
     await engine.start()
     try:
         async with api_with_temporary_key(config, engine, "loadtest") as (base_url, key, _):
             yield engine, base_url, key
     finally:
         await engine.stop(drain_seconds=0)
+        if bus is not None:
+            await bus.stop()
+
+
+@dataclass
+class BothSinks:
+    """The report's recorder and the engine's event bus, each given every event."""
+
+    recorder: EventRecorder
+    bus: EventBus
+
+    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.recorder.emit(session_id, kind, data)
+        self.bus.emit(session_id, kind, data)
 
 
 async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[str, Any]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from engine.loadtest.runner import LoadOptions, run_load
 from tests.support.engine import engine_config
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.mqtt import subscribed
 
 pytestmark = pytest.mark.sip
 
@@ -37,3 +41,29 @@ async def test_200_calls_at_20_per_second_without_a_failure(tmp_path: Path) -> N
     assert document["per_second"] and document["resources"]
     assert (out / "report.md").read_text().startswith("# Load test report")
     assert (out / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.mqtt
+@pytest.mark.timeout(90)
+async def test_with_mqtt_every_session_is_published_to_the_end(tmp_path: Path) -> None:
+    config = engine_config(tmp_path, 5060, workers={"min_workers": 2, "max_workers": 4})
+    with MosquittoBroker() as broker:
+        async with subscribed(broker, "voice-engine/sessions/+/events/#") as sub:
+            summary = await run_load(
+                config,
+                LoadOptions(
+                    rate=10, calls=20, flow_id="loadtest-1s", out_dir=tmp_path / "report",
+                    final_wait=30, progress=False, mqtt_url=broker.url,
+                ),
+            )  # fmt: skip
+            assert (summary["completed"], summary["failed"]) == (20, 0)
+            completed = lambda: {  # noqa: E731
+                e.session_id for e in sub.unique_events() if e.kind == "session.completed"
+            }
+            deadline = time.monotonic() + 10
+            while len(completed()) < 20:
+                assert time.monotonic() < deadline, f"{len(completed())} of 20 published"
+                await asyncio.sleep(0.05)
+    for session in completed():
+        numbers = [e.sequence for e in sub.unique_events() if e.session_id == session]
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), numbers
