@@ -1,15 +1,16 @@
 """CPU per call of the production event path: the 12 events a `loadtest-3s` call emits, through
-`EventBus` (SQLite outbox, then MQTT to a private mosquitto), in the engine's own process.
+`EventBus` (SQLite outbox, then MQTT to a private mosquitto): `ms_per_call` in the engine's own
+process, `relay_ms_per_call` in the relay process that publishes (files from 2026-11-27 17:00 on).
 
-`bench/load_bench.py` hands the engine's events to an in-process recorder instead, so its
-controller figures leave this path out; this measures what a node with MQTT adds.
+`bench/load_bench.py` hands the engine's events to an in-process recorder unless given `--mqtt`;
+this measures the event path alone.
 
     python bench/event_bus_cpu.py --calls 2000 --rounds 3                      # 1 event a turn
     python bench/event_bus_cpu.py --calls 2000 --rounds 3 --events-per-turn 12
 
-The bus writes the events of one turn of the event loop in one transaction: in the engine a turn
-usually handles one or a few worker messages, so the default (one event a turn) is the case that
-batches least. The result goes to bench/results/event-bus-cpu-<time>.json.
+The bus writes what was emitted within 20 ms in one transaction; `--events-per-turn` sets how
+many events are emitted between two turns of the event loop (in the engine a turn usually
+handles one or a few worker messages). The result goes to bench/results/event-bus-cpu-<time>.json.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ async def one_round(
     connect_by = time.monotonic() + 30
     while mqtt is not None and not bus.connected and time.monotonic() < connect_by:
         await asyncio.sleep(0.05)
+    relay = bus.relay_pid
+    relay_before = cpu_seconds(relay) if relay else None
     started = time.process_time()
     for _ in range(calls):
         session_id = uuid.uuid4().hex
@@ -82,9 +85,16 @@ async def one_round(
     while bus.depth and time.monotonic() < drained_by:
         await asyncio.sleep(0.01)
     used = time.process_time() - started
+    relay_after = cpu_seconds(relay) if relay else None
     left = bus.depth
     await bus.stop()
-    return {"ms_per_call": round(1000 * used / calls, 3), "left_in_outbox": left}
+    result: dict[str, float] = {
+        "ms_per_call": round(1000 * used / calls, 3),
+        "left_in_outbox": left,
+    }
+    if relay_before is not None and relay_after is not None:
+        result["relay_ms_per_call"] = round(1000 * (relay_after - relay_before) / calls, 3)
+    return result
 
 
 async def measure(calls: int, rounds: int, events_per_turn: int) -> dict[str, Any]:

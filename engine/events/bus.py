@@ -29,7 +29,7 @@ from engine import metrics
 from engine.config import EngineConfig, MqttConfig
 from engine.events.model import Event, EventData, EventKind, topic_level, validate_data
 from engine.events.outbox import Outbox
-from engine.events.publisher import Publisher, PublisherState
+from engine.events.relay import PublisherState, Relay
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,20 @@ class EventBus:
         self.node_id = topic_level(node_id, "node id")
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
         self._owns_outbox = not isinstance(outbox, Outbox)
-        self._publisher = (
-            Publisher(mqtt, node_id, self.outbox, on_delivered=self._delivered)
+        self._relay = (
+            Relay(
+                mqtt,
+                self.node_id,
+                self.outbox.path,
+                on_state=self._relay_state,
+                on_delivered=self._delivered,
+            )
             if mqtt is not None and mqtt.url
             else None
         )
+        self._state: PublisherState = "disabled" if self._relay is None else "spooling"
         self._stop_timeout = stop_timeout_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._started = False
         self._subscribers: list[asyncio.Queue[Event]] = []
         self._unwritten: list[Event] = []
         self._write_scheduled = False
@@ -73,16 +80,21 @@ class EventBus:
     @property
     def state(self) -> PublisherState:
         """For /ready: "connected", "spooling" (broker unreachable, events kept) or "disabled"."""
-        return "disabled" if self._publisher is None else self._publisher.state
+        return self._state
 
     @property
     def connected(self) -> bool:
-        return self._publisher is not None and self._publisher.connected
+        return self._state == "connected"
+
+    @property
+    def relay_pid(self) -> int | None:
+        """The publishing process, when there is one."""
+        return self._relay.pid if self._relay is not None else None
 
     @property
     def depth(self) -> int:
         """Events waiting for the broker (written to the outbox or about to be)."""
-        return self._depth + (len(self._unwritten) if self._publisher is not None else 0)
+        return self._depth + (len(self._unwritten) if self._relay is not None else 0)
 
     def emit(
         self,
@@ -126,15 +138,15 @@ class EventBus:
         if not events:
             return
         try:
-            self.outbox.append_many(events, delivered=self._publisher is None)
+            self.outbox.append_many(events, delivered=self._relay is None)
         except sqlite3.Error:
             log.exception("%d events not stored (the first %s)", len(events), events[0].id)
             metrics.events_dropped_total.inc(len(events))
             return
-        if self._publisher is not None:
+        if self._relay is not None:
             self._depth += len(events)
             metrics.outbox_depth.set(self._depth)
-            self._publisher.notify()
+            self._relay.notify()
 
     def _schedule_write(self) -> None:
         if self._write_scheduled:
@@ -159,25 +171,28 @@ class EventBus:
 
     async def start(self) -> None:
         """Start publishing (events left in the outbox by an earlier run go first)."""
-        if self._publisher is None or self._task is not None:
+        if self._relay is None or self._started:
             return
-        self._task = asyncio.create_task(self._publisher.run(), name="event-publisher")
+        self._started = True
+        await self._relay.start()
+        if self._depth:
+            self._relay.notify()
 
     async def stop(self) -> None:
         """Deliver what is pending if the broker is reachable (up to the stop timeout), say
         offline, disconnect. Whatever is left stays in the outbox for the next start."""
         self.flush()
-        if self._task is not None and self._publisher is not None:
-            self._publisher.request_stop()
-            done, _ = await asyncio.wait({self._task}, timeout=self._stop_timeout)
-            if not done:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._relay is not None and self._started:
+            await self._relay.stop(self._stop_timeout)
+            self._started = False
         if self._owns_outbox:
             self.outbox.close()
+
+    def _relay_state(self, state: str) -> None:
+        self._state = "connected" if state == "connected" else "spooling"
+        metrics.mqtt_connected.set(1 if self._state == "connected" else 0)
 
     def _delivered(self, count: int) -> None:
         self._depth = max(0, self._depth - count)
         metrics.outbox_depth.set(self._depth)
+        metrics.events_published_total.inc(count)

@@ -9,8 +9,10 @@ Per-session sequence numbers live in their own table, because delivered rows are
 next number must still continue after them (and after a restart). A session's counter is pruned
 once it has been idle for `sequence_retention_seconds` and none of its events wait here. The
 numbers are drawn from a cache in memory (`next_sequence`) and written with the events
-(`append_many`: one transaction for a whole batch), so one Outbox must be the only writer of
-events into its file; a transaction per event cost 4 SQLite statements an event (2026-11-27).
+(`append_many`: one transaction for a whole batch), so one Outbox must be the only one to append
+events to its file; a transaction per event cost 4 SQLite statements an event (2026-11-27). The
+relay process (engine/events/relay.py) opens its own Outbox on the same file to read what is
+pending and delete what was delivered.
 
 The file is shared with other tables (sessions, keys): this class opens its own connection and
 only touches the two `event_outbox*` tables. Calls must come from one thread (the event loop's).
@@ -71,10 +73,11 @@ class Outbox:
         sequence_retention_seconds: float = 7 * 86400.0,
         busy_timeout_seconds: float = 5.0,
     ) -> None:
+        self.path = Path(path)
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE), so an append takes the
-        # write lock before reading the sequence and two writers can never draw the same number.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE), taking the write lock
+        # up front: the controller appends while the relay process deletes what was delivered.
         self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives a process crash; only a power loss can drop

@@ -24,15 +24,13 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from engine import metrics
 from engine.config import MqttConfig
 from engine.errors import ConfigError
 from engine.events.model import NodeStatus, kind_topic, status_topic
 from engine.events.outbox import Outbox, StoredEvent
+from engine.events.relay import PublisherState
 
 log = logging.getLogger(__name__)
-
-PublisherState = Literal["connected", "spooling", "disabled"]
 
 
 class BrokerAddress:
@@ -79,6 +77,7 @@ class Publisher:
         outbox: Outbox,
         *,
         on_delivered: Callable[[int], None] = lambda count: None,
+        on_state: Callable[[PublisherState], None] = lambda state: None,
         batch_size: int = 100,
         max_backoff_seconds: float = 2.0,
         publish_timeout_seconds: float = 5.0,
@@ -90,6 +89,7 @@ class Publisher:
         self._client_id = config.client_id or f"voice-engine-{node_id}"
         self._outbox = outbox
         self._on_delivered = on_delivered
+        self._on_state = on_state
         self._batch_size = batch_size
         self._max_backoff = max_backoff_seconds
         self._publish_timeout = publish_timeout_seconds
@@ -159,8 +159,9 @@ class Publisher:
             backoff = min(backoff * 2, self._max_backoff)
 
     def _set_connected(self, connected: bool) -> None:
-        self._connected = connected
-        metrics.mqtt_connected.set(1 if connected else 0)
+        if connected != self._connected:
+            self._connected = connected
+            self._on_state(self.state)
 
     def _client(self) -> aiomqtt.Client:
         will = aiomqtt.Will(
@@ -230,7 +231,6 @@ class Publisher:
             await all_sent
         if acknowledged:
             self._outbox.mark_delivered_through(acknowledged[-1].position)
-            metrics.events_published_total.inc(len(acknowledged))
             self._on_delivered(len(acknowledged))
         if len(acknowledged) < len(batch):
             # A failed publish means the connection is going; let the watchdog see it close

@@ -1,0 +1,210 @@
+"""The publisher in a process of its own: events go from the outbox to MQTT off the controller.
+
+aiomqtt and paho cost the controller's event loop about as much per call as everything else it
+does (a task, a future and a PUBACK read per event: docs/performance.md), so the `Publisher` runs
+in `python -m engine.events.relay`, with its own connection to the outbox file. The outbox stays
+the handoff: the controller writes events there, then tells the relay to look.
+
+The controller writes to the relay's stdin: first one JSON line of settings (the broker's
+password included, so it never shows in the process list), then `notify` (new events in the
+outbox) or `stop` (deliver what is pending, say offline, disconnect, exit). End of input (the
+controller died) counts as `stop`. The relay reports on stdout, one line each: `state
+connected`, `state spooling`, `delivered N`. Its log lines go to stderr as `LEVEL message`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.config import MqttConfig
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY_SECONDS = 0.5
+"""After the relay process died unexpectedly, before a new one starts; doubled while each new
+one dies within `RESTART_DELAY_MAX_SECONDS`, up to that."""
+RESTART_DELAY_MAX_SECONDS = 10.0
+
+PublisherState = Literal["connected", "spooling", "disabled"]
+StateListener = Callable[[str], None]
+DeliveryListener = Callable[[int], None]
+
+
+def settings_line(config: MqttConfig, node_id: str, outbox_path: Path) -> bytes:
+    mqtt: dict[str, Any] = config.model_dump(mode="json")
+    if config.password is not None:
+        mqtt["password"] = config.password.get_secret_value()
+    document = {"mqtt": mqtt, "node_id": node_id, "outbox": str(outbox_path)}
+    return json.dumps(document).encode() + b"\n"
+
+
+class Relay:
+    """The controller's side: starts the relay process, tells it of new events, restarts it if
+    it dies, and passes its reports on."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        node_id: str,
+        outbox_path: Path,
+        *,
+        on_state: StateListener,
+        on_delivered: DeliveryListener,
+    ) -> None:
+        self._settings = settings_line(config, node_id, outbox_path)
+        self._on_state = on_state
+        self._on_delivered = on_delivered
+        self._process: asyncio.subprocess.Process | None = None
+        self._stopping = False
+        self._supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise(), name="event-relay")
+
+    def notify(self) -> None:
+        self._send(b"notify\n")
+
+    async def stop(self, timeout: float) -> None:
+        """Let the relay deliver what is pending and say offline, for up to `timeout` s."""
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            self._send(b"stop\n")
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                log.warning("the event relay did not stop in %.0f s: killing it", timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._supervisor is not None:
+            # Its last reports first; then it may only be waiting to restart a dead relay.
+            await asyncio.wait({self._supervisor}, timeout=1.0)
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+
+    def _send(self, line: bytes) -> None:
+        process = self._process
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return
+        with contextlib.suppress(ConnectionError):
+            process.stdin.write(line)
+
+    async def _spawn(self) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "engine.events.relay",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        process.stdin.write(self._settings)
+        self._process = process
+
+    async def _supervise(self) -> None:
+        delay = RESTART_DELAY_SECONDS
+        while True:
+            process = self._process
+            assert process is not None and process.stdout is not None
+            assert process.stderr is not None
+            started = time.monotonic()
+            await asyncio.gather(
+                self._read_reports(process.stdout), _relay_log(process.stderr), process.wait()
+            )
+            self._on_state("spooling")
+            if self._stopping:
+                return
+            lived = time.monotonic() - started
+            delay = RESTART_DELAY_SECONDS if lived > RESTART_DELAY_MAX_SECONDS else delay
+            log.error(
+                "the event relay exited with status %s: a new one starts in %.1f s",
+                process.returncode,
+                delay,
+            )
+            self.restarts += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+            if self._stopping:
+                return
+            await self._spawn()
+
+    async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
+        while line := await stdout.readline():
+            word, _, value = line.decode(errors="replace").strip().partition(" ")
+            if word == "state":
+                self._on_state(value)
+            elif word == "delivered" and value.isdigit():
+                self._on_delivered(int(value))
+            else:
+                log.warning("the event relay said %r", line[:200])
+
+
+async def _relay_log(stderr: asyncio.StreamReader) -> None:
+    relay_log = logging.getLogger("engine.events.relay.process")
+    while line := await stderr.readline():
+        level_name, _, text = line.decode(errors="replace").rstrip().partition(" ")
+        level = logging.getLevelName(level_name)
+        if isinstance(level, int):
+            relay_log.log(level, "%s", text)
+        elif line.strip():
+            relay_log.warning("%s", line.decode(errors="replace").rstrip())
+
+
+# ---------------------------------------------------------------------- the relay process
+
+
+def _report(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def _serve() -> None:
+    from engine.events.outbox import Outbox
+    from engine.events.publisher import Publisher
+
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    settings = json.loads(await commands.readline())
+    outbox = Outbox(settings["outbox"])
+    publisher = Publisher(
+        MqttConfig.model_validate(settings["mqtt"]),
+        settings["node_id"],
+        outbox,
+        on_delivered=lambda count: _report(f"delivered {count}"),
+        on_state=lambda state: _report(f"state {state}"),
+    )
+    running = asyncio.create_task(publisher.run())
+    while line := await commands.readline():
+        if line.strip() == b"stop":
+            break
+        publisher.notify()
+    publisher.request_stop()
+    await running
+    outbox.close()
+
+
+def main() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    main()
