@@ -1,9 +1,9 @@
 """The publisher in a process of its own: events go from the outbox to MQTT off the controller.
 
 aiomqtt and paho cost the controller's event loop about as much per call as everything else it
-does (a task, a future and a PUBACK read per event: docs/performance.md), so the `Publisher` runs
-in `python -m engine.events.relay`, with its own connection to the outbox file. The outbox stays
-the handoff: the controller writes events there, then tells the relay to look.
+does (a task, a future and a PUBACK read per event: docs/performance.md), so the `Publisher`
+runs in `python -m engine.events.relay_process`, with its own connection to the outbox file.
+The outbox stays the handoff: the controller writes events there, then tells the relay to look.
 
 The controller writes to the relay's stdin: first one JSON line of settings (the broker's
 password included, so it never shows in the process list), then `notify` (new events in the
@@ -109,7 +109,7 @@ class Relay:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "engine.events.relay",
+            "engine.events.relay_process",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -165,46 +165,3 @@ async def _relay_log(stderr: asyncio.StreamReader) -> None:
             relay_log.log(level, "%s", text)
         elif line.strip():
             relay_log.warning("%s", line.decode(errors="replace").rstrip())
-
-
-# ---------------------------------------------------------------------- the relay process
-
-
-def _report(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-async def _serve() -> None:
-    from engine.events.outbox import Outbox
-    from engine.events.publisher import Publisher
-
-    loop = asyncio.get_running_loop()
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    settings = json.loads(await commands.readline())
-    outbox = Outbox(settings["outbox"])
-    publisher = Publisher(
-        MqttConfig.model_validate(settings["mqtt"]),
-        settings["node_id"],
-        outbox,
-        on_delivered=lambda count: _report(f"delivered {count}"),
-        on_state=lambda state: _report(f"state {state}"),
-    )
-    running = asyncio.create_task(publisher.run())
-    while line := await commands.readline():
-        if line.strip() == b"stop":
-            break
-        publisher.notify()
-    publisher.request_stop()
-    await running
-    outbox.close()
-
-
-def main() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
-    asyncio.run(_serve())
-
-
-if __name__ == "__main__":
-    main()
