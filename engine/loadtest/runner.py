@@ -236,6 +236,9 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
                 groups["workers"] = lambda: [
                     w.process.pid for w in list(engine.pool.workers.values())
                 ]
+                if isinstance(engine.events, BothSinks):
+                    bus = engine.events.bus
+                    groups["event_relay"] = lambda: [bus.relay_pid] if bus.relay_pid else []
                 if engine.flows.get(options.flow_id) is None:
                     raise EngineError(f"no flow {options.flow_id!r} in {engine_config.flows_dir}")
             else:
