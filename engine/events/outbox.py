@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -159,20 +159,6 @@ class Outbox:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._maybe_prune_sequences()
-
-    def mark_delivered(self, ids: Iterable[str]) -> None:
-        """Forget events the broker has acknowledged (unknown ids are ignored)."""
-        batch = [(event_id,) for event_id in ids]
-        if batch:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("DELETE FROM event_outbox WHERE id = ?", batch)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         self._maybe_prune_sequences()
 
     def depth(self) -> int:

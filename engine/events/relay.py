@@ -65,7 +65,6 @@ class Relay:
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
-        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
@@ -131,19 +130,24 @@ class Relay:
             self._on_state("spooling")
             if self._stopping:
                 return
-            lived = time.monotonic() - started
-            delay = RESTART_DELAY_SECONDS if lived > RESTART_DELAY_MAX_SECONDS else delay
+            if time.monotonic() - started > RESTART_DELAY_MAX_SECONDS:
+                delay = RESTART_DELAY_SECONDS
             log.error(
                 "the event relay exited with status %s: a new one starts in %.1f s",
                 process.returncode,
                 delay,
             )
-            self.restarts += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+            while not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+                try:
+                    await self._spawn()
+                    break
+                except OSError:
+                    log.exception("could not start the event relay; trying again in %.1f s", delay)
             if self._stopping:
+                self._send(b"stop\n")  # started as stop() began: it delivers and exits
                 return
-            await self._spawn()
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
         while line := await stdout.readline():

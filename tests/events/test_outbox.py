@@ -33,7 +33,7 @@ def test_pending_in_insertion_order_and_delivered_rows_go(db_path: Path) -> None
     assert [e.id for e in outbox.pending(10)] == [e.id for e in appended]
     assert outbox.pending(10) == appended
     assert [e.id for e in outbox.pending(2)] == [e.id for e in appended[:2]]
-    outbox.mark_delivered([appended[0].id, appended[1].id, "unknown"])
+    outbox.mark_delivered_through(outbox.pending_stored(2)[-1].position)
     assert outbox.depth() == 2
     assert [e.id for e in outbox.pending(10)] == [e.id for e in appended[2:]]
     outbox.close()
@@ -41,8 +41,9 @@ def test_pending_in_insertion_order_and_delivered_rows_go(db_path: Path) -> None
 
 def test_sequence_and_pending_survive_reopening(db_path: Path) -> None:
     outbox = Outbox(db_path)
-    first = [outbox.append(draft("a")) for _ in range(3)]
-    outbox.mark_delivered(e.id for e in first)  # all delivered: rows deleted
+    for _ in range(3):
+        outbox.append(draft("a"))
+    outbox.mark_delivered_through(outbox.pending_stored(3)[-1].position)  # rows deleted
     left = outbox.append(draft("a"))
     outbox.close()
 
@@ -79,8 +80,8 @@ def test_shares_the_file_with_other_tables(db_path: Path) -> None:
 
 def test_idle_counters_are_pruned_but_not_with_pending_events(db_path: Path) -> None:
     outbox = Outbox(db_path)
-    done = outbox.append(draft("done"))
-    outbox.mark_delivered([done.id])
+    outbox.append(draft("done"))
+    outbox.mark_delivered_through(outbox.pending_stored(1)[0].position)
     outbox.append(draft("waiting"))
     assert outbox.prune_sequences(idle_before=9e18) == 1
     assert outbox.last_sequence("done") == 0
