@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.events.model import Event
+from engine.sessions.wal import Checkpointer, use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_outbox (
@@ -79,10 +80,8 @@ class Outbox:
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE), taking the write lock
         # up front: the controller appends while the relay process deletes what was delivered.
         self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a process crash; only a power loss can drop
-        # the last transactions, and it never corrupts the file.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        use_wal(self._conn)
+        self._checkpointer = Checkpointer(self.path) if str(path) != ":memory:" else None
         self._conn.executescript(_SCHEMA)
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0
@@ -90,6 +89,8 @@ class Outbox:
         """Each session's last sequence number drawn, written or not."""
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._conn.close()
 
     def append(self, event: Event, *, delivered: bool = False) -> Event:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
+from engine.sessions.wal import Checkpointer, use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -78,15 +79,17 @@ class SessionStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._checkpointer = Checkpointer(Path(path)) if str(path) != ":memory:" else None
         self._db.executescript(_SCHEMA)
         self._pending_logs: list[tuple[str, int, str, str]] = []
         self._pending_states: dict[str, tuple[object, ...]] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             self._write_pending()
             self._db.close()
