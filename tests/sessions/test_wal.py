@@ -15,16 +15,15 @@ def test_commits_leave_checkpoints_to_the_checkpointer_thread(tmp_path: Path) ->
     use_wal(connection)
     assert connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
     connection.execute("CREATE TABLE t (x TEXT)")
-    for _ in range(3000):  # about 750 pages: a default connection would checkpoint on its own
+    for _ in range(6000):  # about 1,500 pages: past 1,000 a default commit would checkpoint
         connection.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
     assert path.stat().st_size < 100_000  # everything is still in the WAL
     checkpointer = Checkpointer(path, interval_seconds=0.02)
     try:
         deadline = time.monotonic() + 10
-        while path.stat().st_size < 3_000_000:
+        while path.stat().st_size < 6_000_000 or checkpointer.checkpoints == 0:
             assert time.monotonic() < deadline, "no checkpoint within 10 s"
             time.sleep(0.02)
-        assert checkpointer.checkpoints >= 1
     finally:
         checkpointer.stop()
         connection.close()
@@ -38,7 +37,6 @@ def test_the_store_has_its_log_checkpointed_in_the_background(tmp_path: Path) ->
         store.insert(
             Session(id=f"s{i}", flow_id="f", destination="+1", from_address="+2", trunk="t")
         )
-    assert path.stat().st_size == empty
     deadline = time.monotonic() + 10
     while path.stat().st_size == empty:
         assert time.monotonic() < deadline, "nothing checkpointed within 10 s"
