@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -207,19 +208,25 @@ class Publisher:
     async def _publish_batch(
         self, client: aiomqtt.Client, batch: list[StoredEvent], watchdog: asyncio.Task[None]
     ) -> None:
-        # Tasks start in creation order, so paho queues the PUBLISH packets in outbox order.
+        # Tasks start in creation order, so paho queues the PUBLISH packets in outbox order. The
+        # batch has one deadline: a timeout per publish cost aiomqtt a task and a timer each.
         sends = [
             asyncio.create_task(
                 client.publish(
                     kind_topic(self._prefix, event.session_id, event.kind),
                     event.payload.encode(),
                     qos=1,
+                    timeout=math.inf,
                 )
             )
             for event in batch
         ]
         all_sent = asyncio.gather(*sends, return_exceptions=True)
-        await asyncio.wait((all_sent, watchdog), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            (all_sent, watchdog),
+            timeout=self._publish_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
         acknowledged: list[StoredEvent] = []
         for event, send in zip(batch, sends, strict=True):
             if not send.done() or send.cancelled() or send.exception() is not None:

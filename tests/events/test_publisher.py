@@ -90,6 +90,27 @@ async def test_broker_outage_loses_nothing(db_path: Path) -> None:
             await bus.stop()
 
 
+async def test_a_broker_that_stops_answering_gets_the_events_once_it_answers(
+    broker: MosquittoBroker, db_path: Path
+) -> None:
+    async with subscribed(broker, EVENTS) as sub:
+        bus = EventBus(node_id="node-1", outbox=db_path, mqtt=mqtt_config(broker))
+        await bus.start()
+        await eventually(lambda: bus.connected)
+        assert broker.pid is not None
+        os.kill(broker.pid, signal.SIGSTOP)  # connected, but no PUBACK comes
+        try:
+            sent = emit_digits(bus, 50)
+            # The batch's 5-s deadline, not the 10-s keepalive (that took about 20 s).
+            await eventually(lambda: bus.state == "spooling", timeout=12)
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        await sub.wait_for(50, timeout=30)
+        assert_complete_and_ordered(sub.unique_events(), sent)
+        await eventually(lambda: bus.outbox.depth() == 0, timeout=30)
+        await bus.stop()
+
+
 async def test_a_restarted_engine_delivers_what_was_left(
     broker: MosquittoBroker, db_path: Path
 ) -> None:
