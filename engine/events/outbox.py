@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.events.model import Event
-from engine.sessions.wal import Checkpointer, use_wal
+from engine.sessions.wal import checkpoint_while_open, use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_outbox (
@@ -81,7 +81,7 @@ class Outbox:
         # up front: the controller appends while the relay process deletes what was delivered.
         self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
         use_wal(self._conn)
-        self._checkpointer = Checkpointer(self.path) if str(path) != ":memory:" else None
+        self._end_checkpoints = checkpoint_while_open(path)
         self._conn.executescript(_SCHEMA)
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0
@@ -89,8 +89,7 @@ class Outbox:
         """Each session's last sequence number drawn, written or not."""
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
+        self._end_checkpoints()
         self._conn.close()
 
     def append(self, event: Event, *, delivered: bool = False) -> Event:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
-from engine.sessions.wal import Checkpointer, use_wal
+from engine.sessions.wal import checkpoint_while_open, use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -81,15 +81,14 @@ class SessionStore:
         self._lock = threading.Lock()
         use_wal(self._db)
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._checkpointer = Checkpointer(Path(path)) if str(path) != ":memory:" else None
+        self._end_checkpoints = checkpoint_while_open(path)
         self._db.executescript(_SCHEMA)
         self._pending_logs: list[tuple[str, int, str, str]] = []
         self._pending_states: dict[str, tuple[object, ...]] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
+        self._end_checkpoints()
         with self._lock:
             self._write_pending()
             self._db.close()

@@ -1,11 +1,13 @@
 """SQLite WAL checkpoints on a thread of their own, away from the commits on the event loop.
 
 By default the commit that finds the write-ahead log past 1,000 pages copies it back into the
-database file itself, fsync included: about one commit in 200 of the engine's, each then many
-times slower than the others, which is where the API's p99 lies (docs/field-notes.md,
-2026-11-27). The connections that commit on the event loop set `wal_autocheckpoint=0`
-(`use_wal`) and a `Checkpointer` does the copying every second on a daemon thread with its own
-connection (PASSIVE: it never waits for, nor blocks, a writer).
+database file itself, fsync included. The store writes about 5.4 pages a commit, so that was one
+commit in about 180, and such a commit took milliseconds instead of a tenth of one
+(docs/field-notes.md, 2026-11-27). The connections that commit on the event loop set
+`wal_autocheckpoint=0` (`use_wal`) and a `Checkpointer` does the copying every second on a daemon
+thread with its own connection (PASSIVE: it never waits for, nor blocks, a writer). The store and
+the event outbox share the engine's file, and one thread per file serves them both
+(`checkpoint_while_open`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -53,3 +57,34 @@ class Checkpointer:
                 self.checkpoints += 1
         finally:
             connection.close()
+
+
+_running: dict[Path, Checkpointer] = {}
+_users: Counter[Path] = Counter()
+_running_lock = threading.Lock()
+
+
+def checkpoint_while_open(path: Path | str) -> Callable[[], None]:
+    """Have `path` checkpointed in the background until the returned call; the first user of a
+    file starts its Checkpointer, the last one's call stops it. ":memory:" needs none."""
+    if str(path) == ":memory:":
+        return lambda: None
+    key = Path(path).resolve()
+    with _running_lock:
+        if key not in _running:
+            _running[key] = Checkpointer(key)
+        _users[key] += 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        with _running_lock:
+            _users[key] -= 1
+            last = _running.pop(key) if _users[key] == 0 else None
+        if last is not None:
+            last.stop()
+
+    return release

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
+from engine.events.outbox import Outbox
 from engine.sessions.model import Session
 from engine.sessions.store import SessionStore
 from engine.sessions.wal import Checkpointer, use_wal
@@ -42,3 +44,18 @@ def test_the_store_has_its_log_checkpointed_in_the_background(tmp_path: Path) ->
         assert time.monotonic() < deadline, "nothing checkpointed within 10 s"
         time.sleep(0.05)
     store.close()
+
+
+def checkpoint_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "wal-checkpoint")
+
+
+def test_one_thread_checkpoints_a_file_for_all_its_users(tmp_path: Path) -> None:
+    before = checkpoint_threads()
+    store = SessionStore(tmp_path / "engine.db")
+    outbox = Outbox(tmp_path / "engine.db")
+    assert checkpoint_threads() == before + 1
+    store.close()
+    assert checkpoint_threads() == before + 1  # the outbox still uses the file
+    outbox.close()
+    assert checkpoint_threads() == before
