@@ -254,10 +254,6 @@ def topic_level(value: str, what: str) -> str:
     return value
 
 
-def event_topic(prefix: str, event: Event) -> str:
-    return kind_topic(prefix, event.session_id, event.kind)
-
-
 def kind_topic(prefix: str, session_id: str, kind: str) -> str:
     """The topic of a session's events of one kind."""
     return f"{prefix}/sessions/{topic_level(session_id, 'session id')}/events/{kind}"

@@ -1,9 +1,9 @@
 """A durable outbox for events: SQLite tables in the engine's own database file.
 
 An event is written here before anyone tries to publish it, so a broker outage or an engine
-restart loses nothing: the publisher reads `pending()` in insertion order and deletes what the
-broker acknowledged (`mark_delivered`). Only undelivered events are kept, so the table stays as
-small as the backlog.
+restart loses nothing: the publisher reads `pending_stored()` in insertion order and deletes
+what the broker acknowledged (`mark_delivered_through`). Only undelivered events are kept, so
+the table stays as small as the backlog.
 
 Per-session sequence numbers live in their own table, because delivered rows are deleted and the
 next number must still continue after them (and after a restart). A session's counter is pruned
@@ -92,16 +92,6 @@ class Outbox:
         self._end_checkpoints()
         self._conn.close()
 
-    def append(self, event: Event, *, delivered: bool = False) -> Event:
-        """Store `event` with the session's next sequence number and return it so numbered.
-
-        The sequence on the argument is ignored. `delivered=True` only draws the number (for a
-        node without a broker: nothing will ever publish the row).
-        """
-        numbered = event.model_copy(update={"sequence": self.next_sequence(event.session_id)})
-        self.append_many([numbered], delivered=delivered)
-        return numbered
-
     def next_sequence(self, session_id: str) -> int:
         """Draw the session's next number; `append_many` writes it with the event."""
         last = self._last_drawn.get(session_id)
@@ -133,15 +123,9 @@ class Outbox:
         if len(self._last_drawn) > SEQUENCES_CACHED:
             self._last_drawn = dict(last_by_session)
 
-    def pending(self, limit: int = 100) -> list[Event]:
-        """The oldest undelivered events, in the order they were appended."""
-        rows = self._conn.execute(
-            "SELECT payload FROM event_outbox ORDER BY position LIMIT ?", (limit,)
-        ).fetchall()
-        return [Event.from_json(payload) for (payload,) in rows]
-
     def pending_stored(self, limit: int = 100) -> list[StoredEvent]:
-        """As `pending`, without parsing the events: what the publisher sends as it is."""
+        """The oldest undelivered events, in the order they were appended, unparsed: what the
+        publisher sends as it is."""
         rows = self._conn.execute(
             "SELECT position, session_id, json_extract(payload, '$.kind'), payload"
             " FROM event_outbox ORDER BY position LIMIT ?",

@@ -13,7 +13,7 @@ from engine.events.model import (
     Event,
     EventKind,
     NodeStatus,
-    event_topic,
+    kind_topic,
     status_topic,
     validate_data,
 )
@@ -100,7 +100,7 @@ def test_data_is_checked_against_its_kind() -> None:
 def test_topics() -> None:
     event = Event(kind="call.ringing", session_id="abc", node_id="n",
                   timestamp=datetime.now(UTC), data={"sip_code": 180})  # fmt: skip
-    assert event_topic("ve", event) == "ve/sessions/abc/events/call.ringing"
+    assert kind_topic("ve", event.session_id, event.kind) == "ve/sessions/abc/events/call.ringing"
     assert status_topic("ve", "node-1") == "ve/nodes/node-1/status"
     with pytest.raises(ValueError):
         status_topic("ve", "a/b")
