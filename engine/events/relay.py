@@ -1,9 +1,10 @@
 """The publisher in a process of its own: events go from the outbox to MQTT off the controller.
 
 aiomqtt and paho cost the controller's event loop about as much per call as everything else it
-does (a task, a future and a PUBACK read per event: docs/performance.md), so the `Publisher`
-runs in `python -m engine.events.relay_process`, with its own connection to the outbox file.
-The outbox stays the handoff: the controller writes events there, then tells the relay to look.
+does (tasks, an `asyncio.Event` and three `recv()` per event: docs/performance.md), so the
+`Publisher` runs in `python -m engine.events.relay_process`, with its own connection to the
+outbox file. The outbox stays the handoff: the controller writes events there, then tells the
+relay to look.
 
 The controller writes to the relay's stdin: first one JSON line of settings (the broker's
 password included, so it never shows in the process list), then `notify` (new events in the
