@@ -100,10 +100,6 @@ class Publisher:
         self._connected = False
 
     @property
-    def connected(self) -> bool:
-        return self._connected
-
-    @property
     def state(self) -> PublisherState:
         return "connected" if self._connected else "spooling"
 
