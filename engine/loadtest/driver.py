@@ -1,10 +1,10 @@
 """The load generator: POST /sessions/outgoing on an absolute schedule, follow every session.
 
 Requests are due at `start + i / rate` whatever earlier ones are doing (no coordinated
-omission: a slow answer does not delay the next request), sent from one aiohttp session with
-a connection pool large enough for the rate. aiohttp rather than httpx: measured on 2026-11-27,
-httpx spent 4.7 ms of CPU per request and aiohttp 1.1 ms, on the same two cores as the engine
-(docs/field-notes.md).
+omission: a slow answer does not delay the next request), over a pool of keep-alive
+connections large enough for the rate (`KeepAliveClient`: the client's CPU is taken from the
+engine's machine; measured on 2026-11-27, httpx spent 4.7 ms of CPU per request and aiohttp
+1.1 ms, docs/field-notes.md).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import uvloop
 
+from engine.loadtest.http_client import BadResponse, HttpClientError, KeepAliveClient
 from engine.loadtest.records import CallRecord, EventRecorder
 
 FINAL_WAIT_SECONDS = 120.0
@@ -60,7 +60,7 @@ class LoadDriver:
         self._base_url = base_url
         self._headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
         self._connections = max(20, int(plan.rate) * 2)
-        self._client: aiohttp.ClientSession | None = None
+        self._client: KeepAliveClient | None = None
         self._wall_offset = time.time() - time.monotonic()
         self._sent_counter: Any = None
 
@@ -79,13 +79,8 @@ class LoadDriver:
         `sent_counter`: a multiprocessing.Value counting requests sent (a parent's progress).
         """
         loop = asyncio.get_running_loop()
-        self._client = aiohttp.ClientSession(
-            base_url=self._base_url,
-            headers=self._headers,
-            # Idle connections close sooner than the server's keep-alive (30 s): a request
-            # never meets a connection the server is closing.
-            connector=aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=2.0),
-            timeout=aiohttp.ClientTimeout(total=30.0),
+        self._client = KeepAliveClient(
+            self._base_url, self._headers, max_connections=self._connections, timeout=30.0
         )
         self.origin = origin if origin is not None else time.monotonic() + 0.2
         self._sent_counter = sent_counter
@@ -118,7 +113,7 @@ class LoadDriver:
         return self.records
 
     @property
-    def client(self) -> aiohttp.ClientSession:
+    def client(self) -> KeepAliveClient:
         assert self._client is not None, "the client exists while run() runs"
         return self._client
 
@@ -131,17 +126,16 @@ class LoadDriver:
             with self._sent_counter.get_lock():
                 self._sent_counter.value += 1
         try:
-            async with self.client.post("/sessions/outgoing", json=body) as response:
-                status = response.status
-                answer: Any = None
-                with contextlib.suppress(ValueError, aiohttp.ContentTypeError):
-                    answer = await response.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            response = await self.client.post_json("/sessions/outgoing", body)
+        except (HttpClientError, TimeoutError) as exc:
             record.responded = time.monotonic()
             record.error = f"http: {type(exc).__name__}"
             return
         record.responded = time.monotonic()
-        record.http_status = status
+        status = record.http_status = response.status
+        answer: Any = None
+        with contextlib.suppress(ValueError):
+            answer = response.json()
         if status == 200 and isinstance(answer, dict) and "id" in answer:
             record.session_id = str(answer["id"])
         else:
@@ -155,7 +149,7 @@ class LoadDriver:
     async def _follow(self) -> None:
         while True:
             if self.recorder is None:
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                with contextlib.suppress(HttpClientError, TimeoutError, ValueError):
                     await self._poll()
             self._refresh()
             await asyncio.sleep(0.25 if self.recorder is not None else POLL_INTERVAL_SECONDS)
@@ -175,10 +169,10 @@ class LoadDriver:
             return
         skip = 0
         while open_ids:
-            async with self.client.get(
-                "/sessions", params={"skip": skip, "take": 1000}, raise_for_status=True
-            ) as response:
-                page = await response.json()
+            response = await self.client.request("GET", f"/sessions?skip={skip}&take=1000")
+            if response.status != 200:
+                raise BadResponse(f"GET /sessions: HTTP {response.status}")
+            page = response.json()
             results = page.get("results") or []
             for info in results:
                 record = open_ids.pop(str(info["id"]), None)

@@ -146,9 +146,10 @@ class EventRecorder:
             times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}
             if self._spool_file is not None:
                 del self.sessions[session_id]
-                line = json.dumps({"session_id": session_id, **asdict(times)}) + "\n"
+                # Its fields hold numbers, strings and flat dicts: no deep copy (asdict) needed.
+                fields = {name: getattr(times, name) for name in SessionTimes.__slots__}
+                line = json.dumps({"session_id": session_id, **fields}) + "\n"
                 self._spool_file.write(line.encode())
-                self._spool_file.flush()
 
     def times(self, session_id: str) -> SessionTimes | None:
         times = self.sessions.get(session_id)
@@ -162,6 +163,7 @@ class EventRecorder:
         """Loads the lines added since the last read."""
         if self._spool_file is None:
             return
+        self._spool_file.flush()
         fd = self._spool_file.fileno()
         size = os.fstat(fd).st_size
         added = os.pread(fd, size - self._spool_read_to, self._spool_read_to)
