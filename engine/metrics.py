@@ -75,6 +75,11 @@ worker_restarts_total = Counter(
 
 # Events
 
+event_relay_restarts_total = Counter(
+    "voice_engine_event_relay_restarts_total",
+    "Event relay processes (the MQTT publisher) started again after dying",
+)
+
 outbox_depth = Gauge("voice_engine_outbox_depth", "Events stored and not yet delivered to MQTT")
 events_emitted_total = Counter("voice_engine_events_emitted_total", "Events emitted", ["kind"])
 events_published_total = Counter(

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from engine import metrics
 from engine.config import MqttConfig
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class Relay:
                 delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
                 try:
                     await self._spawn()
+                    metrics.event_relay_restarts_total.inc()
                     break
                 except OSError:
                     log.exception("could not start the event relay; trying again in %.1f s", delay)

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from engine.config import MqttConfig
 from engine.events import EventBus
@@ -15,6 +16,10 @@ from tests.events.test_publisher import EVENTS, emit_digits, eventually
 from tests.support.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.mqtt
+
+
+def relay_restarts() -> float:
+    return REGISTRY.get_sample_value("voice_engine_event_relay_restarts_total") or 0.0
 
 
 async def test_a_killed_relay_is_replaced_and_nothing_is_lost(
@@ -27,11 +32,13 @@ async def test_a_killed_relay_is_replaced_and_nothing_is_lost(
         await eventually(lambda: bus.connected)
         first = bus.relay_pid
         assert first is not None
+        restarts = relay_restarts()
         sent = emit_digits(bus, 20)
         await sub.wait_for(20)
         os.kill(first, signal.SIGKILL)
         sent += emit_digits(bus, 30)  # while no relay runs: they wait in the outbox
         await eventually(lambda: bus.relay_pid not in (None, first) and bus.connected)
+        assert relay_restarts() == restarts + 1
         await sub.wait_for(50)
         assert [e.id for e in sub.unique_events()] == [e.id for e in sent]
         await eventually(lambda: bus.depth == 0 and bus.outbox.depth() == 0)
