@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import socket
@@ -15,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     # PJSIP's default log writer prints to stdout: point fd 1 at stderr so nothing it
     # prints can be mistaken for IPC (which has its own socket anyway).
     os.dup2(2, 1)
+    # A crash inside PJSIP (SIGSEGV, SIGABRT) then leaves the Python stacks of every thread in
+    # the controller's log (the pool relays the worker's stderr), not just an exit status.
+    faulthandler.enable(sys.stderr, all_threads=True)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.WARNING,

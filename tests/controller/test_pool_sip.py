@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
@@ -105,6 +106,26 @@ async def test_a_killed_worker_fails_only_its_calls_and_is_replaced(tmp_path: Pa
         for session_id in [*survivors, extra.id]:
             await engine.end_session(session_id)
             assert (await wait_for_end(engine, session_id)).outcome is Outcome.COMPLETED
+
+
+async def test_a_crashed_worker_leaves_its_python_stacks_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="engine.worker")
+    workers = {"min_workers": 1, "max_workers": 1}
+    async with hold_engine(tmp_path, workers=workers) as (engine, _):
+        victim = engine.pool.workers[0]
+        os.kill(victim.process.pid, signal.SIGSEGV)
+        await wait_until(lambda: engine.pool.restarts == 1, 10, "the worker to be replaced")
+        await wait_until(
+            lambda: any("Segmentation fault" in r.getMessage() for r in caplog.records),
+            5,
+            "the crash in the log",
+        )
+        lines = [r for r in caplog.records if r.name == f"engine.worker.{victim.worker_id}"]
+        text = "\n".join(r.getMessage() for r in lines)
+        assert "Fatal Python error: Segmentation fault" in text
+        assert "engine/worker/worker.py" in text  # the main thread's stack, inside run()
 
 
 async def test_a_worker_is_handed_calls_only_after_its_trunks(
