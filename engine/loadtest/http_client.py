@@ -1,11 +1,10 @@
 """The load generator's HTTP/1.1 client: keep-alive connections, httptools' response parser.
 
 The load client shares the machine with the engine it measures, so what it spends per request
-is taken from the engine's ceiling. aiohttp spent 0.78 ms of CPU per request at 60/s (the
-client process's share of `rate --rates 60 --no-refs`, 2026-11-27); this client sends each
-request as one prepared write on an idle connection and parses the answer with httptools (the
-parser uvicorn uses), with no per-request session, header or cookie objects
-(docs/performance.md has the figure after).
+is taken from the engine's ceiling: aiohttp took 0.78 ms of CPU a request at 60/s, this client
+0.38 ms (docs/field-notes.md, eighth VM). It sends each request as one write on an idle
+connection and parses the answer with httptools (uvicorn's parser), with no per-request
+session, header or cookie objects.
 """
 
 from __future__ import annotations
