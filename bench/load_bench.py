@@ -59,9 +59,10 @@ SLOT_SECONDS = CALL_SECONDS + 1.0
 saturation the engine's calls were answered for 3.43 s on average: 2026-11-27)."""
 
 
-def workers_for(rate: float) -> int:
-    """Worker processes (and bare pjsua2 processes) for `rate` calls/s of 3-s calls."""
-    return math.ceil(rate * SLOT_SECONDS / 4) + 2
+def workers_for(rate: float, slot_seconds: float = SLOT_SECONDS) -> int:
+    """Worker processes (and bare pjsua2 processes) for `rate` calls/s of 3-s calls, each call
+    given `slot_seconds` of a slot (4 calls a process)."""
+    return math.ceil(rate * slot_seconds / 4) + 2
 
 
 def media_files() -> tuple[Path, Path]:
@@ -290,7 +291,7 @@ async def rate_row(
     bare pjsua2 goes first, so a VM whose speed drifts favours neither; SIPp as the caller
     (the machine's ceiling, far from it at these rates) runs in the first repetition only."""
     calls = int(rate * args.seconds)
-    workers = workers_for(rate)
+    workers = workers_for(rate, args.slot_seconds)
     out = WORK / f"{args.kind}-{rate:g}"
     row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
     if repetition:
@@ -645,6 +646,11 @@ def main() -> None:
         refs = p.add_mutually_exclusive_group()
         refs.add_argument("--no-refs", action="store_true", help="the engine only")
         refs.add_argument("--refs-only", action="store_true", help="the two references only")
+        p.add_argument(
+            "--slot-seconds", type=float, default=SLOT_SECONDS, metavar="S",
+            help=f"size the engine's pool and bare pjsua2's processes alike for S seconds of"
+            f" slot a call (default {SLOT_SECONDS:g}: rate + 2 processes)",
+        )  # fmt: skip
         if kind == "rate":
             p.add_argument(
                 "--repeat", type=int, default=1, metavar="N",

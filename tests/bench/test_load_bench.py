@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.load_bench import ceilings, verdict, worst_window_p50_ms
+from bench.load_bench import ceilings, verdict, workers_for, worst_window_p50_ms
 
 
 def result(**changes: Any) -> dict[str, Any]:
@@ -110,3 +110,9 @@ def test_the_median_share_of_repetitions_and_lower_bounds() -> None:
     assert second["engine_share"] == 1.0 and second["engine_at_least"]
     assert third["engine"] is None and "engine_share" not in third
     assert summary["median_engine_share"] == (round(80 / 88, 3) + 1.0) / 2
+
+
+def test_processes_give_each_call_its_slot_seconds() -> None:
+    assert workers_for(100) == 102  # 4 s a call: rate + 2
+    assert workers_for(100, slot_seconds=4.5) == 115
+    assert workers_for(10, slot_seconds=4.5) == 14
