@@ -73,7 +73,10 @@ class Outbox:
         *,
         sequence_retention_seconds: float = 7 * 86400.0,
         busy_timeout_seconds: float = 5.0,
+        checkpoints: bool = True,
     ) -> None:
+        """`checkpoints=False`: another process checkpoints the file (the relay's Outbox: the
+        controller's store and outbox have the file open while a relay runs)."""
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +84,7 @@ class Outbox:
         # up front: the controller appends while the relay process deletes what was delivered.
         self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
         use_wal(self._conn)
-        self._end_checkpoints = checkpoint_while_open(path)
+        self._end_checkpoints = checkpoint_while_open(path) if checkpoints else lambda: None
         self._conn.executescript(_SCHEMA)
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0

@@ -25,7 +25,7 @@ async def _serve() -> None:
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
     settings = json.loads(await commands.readline())
-    outbox = Outbox(settings["outbox"])
+    outbox = Outbox(settings["outbox"], checkpoints=False)
     publisher = Publisher(
         MqttConfig.model_validate(settings["mqtt"]),
         settings["node_id"],

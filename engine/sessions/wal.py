@@ -7,7 +7,7 @@ commit in about 180, and such a commit took milliseconds instead of a tenth of o
 `wal_autocheckpoint=0` (`use_wal`) and a `Checkpointer` does the copying every second on a daemon
 thread with its own connection (PASSIVE: it never waits for, nor blocks, a writer). The store and
 the event outbox share the engine's file, and one thread per file serves them both
-(`checkpoint_while_open`).
+(`checkpoint_while_open`); the relay process's outbox leaves the file to the controller's.
 """
 
 from __future__ import annotations

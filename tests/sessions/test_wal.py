@@ -59,3 +59,10 @@ def test_one_thread_checkpoints_a_file_for_all_its_users(tmp_path: Path) -> None
     assert checkpoint_threads() == before + 1  # the outbox still uses the file
     outbox.close()
     assert checkpoint_threads() == before
+
+
+def test_an_outbox_can_leave_checkpoints_to_another_process(tmp_path: Path) -> None:
+    before = checkpoint_threads()
+    outbox = Outbox(tmp_path / "engine.db", checkpoints=False)
+    assert checkpoint_threads() == before
+    outbox.close()
