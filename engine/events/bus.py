@@ -27,9 +27,16 @@ from typing import Any
 
 from engine import metrics
 from engine.config import EngineConfig, MqttConfig
-from engine.events.model import Event, EventData, EventKind, topic_level, validate_data
+from engine.events.model import (
+    Event,
+    EventData,
+    EventKind,
+    PublisherState,
+    topic_level,
+    validate_data,
+)
 from engine.events.outbox import Outbox
-from engine.events.relay import PublisherState, Relay
+from engine.events.relay import Relay
 
 log = logging.getLogger(__name__)
 

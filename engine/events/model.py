@@ -245,6 +245,11 @@ class NodeStatus(BaseModel):
         return self.model_dump_json().encode()
 
 
+PublisherState = Literal["connected", "spooling", "disabled"]
+"""Where events stand with the broker: acknowledged as they come, kept in the outbox while it
+is unreachable, or no broker configured."""
+
+
 _TOPIC_FORBIDDEN = frozenset("/+#\x00")
 
 

@@ -27,9 +27,8 @@ import aiomqtt
 
 from engine.config import MqttConfig
 from engine.errors import ConfigError
-from engine.events.model import NodeStatus, kind_topic, status_topic
+from engine.events.model import NodeStatus, PublisherState, kind_topic, status_topic
 from engine.events.outbox import Outbox, StoredEvent
-from engine.events.relay import PublisherState
 
 log = logging.getLogger(__name__)
 

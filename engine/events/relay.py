@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from engine import metrics
 from engine.config import MqttConfig
@@ -35,7 +35,6 @@ RESTART_DELAY_SECONDS = 0.5
 one dies within `RESTART_DELAY_MAX_SECONDS`, up to that."""
 RESTART_DELAY_MAX_SECONDS = 10.0
 
-PublisherState = Literal["connected", "spooling", "disabled"]
 StateListener = Callable[[str], None]
 DeliveryListener = Callable[[int], None]
 
