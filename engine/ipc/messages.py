@@ -19,6 +19,23 @@ class Message(BaseModel):
 # ---------------------------------------------------------------- controller -> worker
 
 
+ANSWER_PROMPT_ID = "answer-prompt"
+"""The playback id of a MakeCall's answer prompt (flows number theirs "playback-N")."""
+
+
+class AnswerPrompt(BaseModel):
+    """A prompt the worker starts by itself the moment the call is answered, as playback
+    ANSWER_PROMPT_ID: the controller has predicted the flow's first prompt, so the caller hears
+    it without waiting for a round trip through a busy controller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    """An 8/16 kHz mono PCM16 WAV file."""
+    hangup_after_seconds: float | None = Field(None, ge=0)
+    """As PlayFile's."""
+
+
 class MakeCall(Message):
     type: Literal["make_call"] = "make_call"
     call_id: str
@@ -33,6 +50,9 @@ class MakeCall(Message):
     """Extra SIP headers for the INVITE."""
     trunk: str
     """Name of the trunk; the worker holds one account per trunk (see ConfigureTrunk)."""
+    answer_prompt: AnswerPrompt | None = None
+    """Played on answer, after CallAnswered is sent; it ends with PlaybackDone like a
+    PlayFile's, and StopPlayback(ANSWER_PROMPT_ID) stops it."""
 
 
 class ConfigureTrunk(Message):

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
-from engine.ipc.messages import CallProgress, DigitReceived, RtpCounts, TransferResult
+from engine.ipc.messages import (
+    AnswerPrompt,
+    CallProgress,
+    DigitReceived,
+    RtpCounts,
+    TransferResult,
+)
 
 if TYPE_CHECKING:
     from engine.worker.worker import Worker
@@ -42,6 +48,8 @@ class WorkerCall(pj.Call):
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
         self.rtp: RtpCounts | None = None
+        self.answer_prompt: AnswerPrompt | None = None
+        """Started by the worker once the call is answered (MakeCall.answer_prompt)."""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()

@@ -230,6 +230,23 @@ class Worker:
 
     def call_answered(self, call: WorkerCall) -> None:
         self.send(m.CallAnswered(call_id=call.call_id))
+        if call.answer_prompt is not None:
+            self.deferred.append(lambda: self._play_answer_prompt(call))
+
+    def _play_answer_prompt(self, call: WorkerCall) -> None:
+        prompt = call.answer_prompt
+        if prompt is None or call.disconnected:
+            return
+        play = m.PlayFile(
+            call_id=call.call_id,
+            playback_id=m.ANSWER_PROMPT_ID,
+            path=prompt.path,
+            hangup_after_seconds=prompt.hangup_after_seconds,
+        )
+        try:
+            self._play_file(play)
+        except (pj.Error, CommandError) as exc:
+            self._command_failed(play, call.call_id, exc)
 
     def call_disconnected(self, call: WorkerCall) -> None:
         self.deferred.append(lambda: self._finish_call(call))
@@ -314,6 +331,7 @@ class Worker:
             self._wait_for_capacity(msg, received_at, "no free socket handle for the call's media")
             return
         call = WorkerCall(self, account, msg.call_id)
+        call.answer_prompt = msg.answer_prompt
         prm = pj.CallOpParam(True)
         # SipTxOption.localUri (pjsua2 >= 2.13) sets the INVITE's From, hence the caller ID.
         prm.txOption.localUri = msg.from_uri

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from engine.ipc.messages import CallAnswered, ConfigureTrunk, MakeCall
 from engine.sipp.runner import SippUas
+from tests.support.audio import tone_wav  # noqa: F401  (a fixture for these tests)
 from tests.support.worker_process import WorkerProcess
 
 TRUNK = "sipp"
@@ -57,17 +55,3 @@ def make_call(uas: SippUas, call_id: str = "c1", **fields: object) -> MakeCall:
 async def answered_call(worker: WorkerProcess, uas: SippUas, call_id: str = "c1") -> None:
     await worker.send(make_call(uas, call_id))
     await worker.wait_for(CallAnswered, call_id=call_id)
-
-
-@pytest.fixture
-def tone_wav(tmp_path: Path) -> Path:
-    """One second of 440 Hz, 8 kHz mono PCM16, made with sox."""
-    sox = shutil.which("sox")
-    if sox is None:
-        pytest.skip("sox is not installed")
-    path = tmp_path / "tone.wav"
-    subprocess.run(
-        [sox, "-n", "-r", "8000", "-c", "1", "-b", "16", str(path), "synth", "1", "sine", "440"],
-        check=True,
-    )
-    return path

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from engine.ipc.messages import (
+    ANSWER_PROMPT_ID,
+    AnswerPrompt,
+    CallAnswered,
     CallEnded,
     CommandFailed,
     DigitReceived,
@@ -25,7 +28,7 @@ from engine.ipc.messages import (
 from engine.sipp.pcaps import SEQUENCE_FILE, sequence_pcap
 from engine.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
-from tests.worker.conftest import answered_call, trunk
+from tests.worker.conftest import answered_call, make_call, trunk
 
 pytestmark = pytest.mark.sip
 
@@ -195,3 +198,44 @@ async def test_hangup_ends_recording(worker: WorkerProcess, tmp_path: Path) -> N
         await worker.wait_for(CallEnded, call_id="c1")
     assert done.reason == "hangup"
     assert path.exists()
+
+
+async def test_the_answer_prompt_plays_on_answer_without_a_command(tone_wav: Path) -> None:
+    # A one-minute poll: the prompt must start, end and hang up with nothing sent after MakeCall.
+    async with WorkerProcess(busy_poll_ms=60_000) as worker:
+        await worker.send(trunk())
+        with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+            prompt = AnswerPrompt(path=str(tone_wav), hangup_after_seconds=0.2)
+            await worker.send(make_call(uas, answer_prompt=prompt))
+            await worker.wait_for(CallAnswered, call_id="c1")
+            answered_at = time.monotonic()
+            done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=10)
+            assert (done.playback_id, done.stopped) == (ANSWER_PROMPT_ID, False)
+            assert time.monotonic() - answered_at >= 0.9  # the tone is 1 s long
+            ended = await worker.wait_for(CallEnded, call_id="c1", timeout=10)
+            assert (ended.answered, ended.remote_hangup, ended.sip_code) == (True, False, 200)
+
+
+async def test_the_answer_prompt_stops_by_its_id(worker: WorkerProcess, tone_wav: Path) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        prompt = AnswerPrompt(path=str(tone_wav), hangup_after_seconds=0.0)
+        await worker.send(make_call(uas, answer_prompt=prompt))
+        await worker.wait_for(CallAnswered, call_id="c1")
+        await worker.send(StopPlayback(call_id="c1", playback_id=ANSWER_PROMPT_ID))
+        done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
+        assert (done.playback_id, done.stopped) == (ANSWER_PROMPT_ID, True)
+        with pytest.raises(AssertionError, match="no CallEnded"):
+            await worker.wait_for(CallEnded, call_id="c1", timeout=1.0)
+
+
+async def test_an_answer_prompt_that_cannot_start_ends_by_its_id(
+    worker: WorkerProcess, tmp_path: Path
+) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        prompt = AnswerPrompt(path=str(tmp_path / "missing.wav"))
+        await worker.send(make_call(uas, answer_prompt=prompt))
+        await worker.wait_for(CallAnswered, call_id="c1")
+        failed = await worker.wait_for(CommandFailed, call_id="c1")
+        assert failed.command == "play_file" and "no such file" in failed.reason
+        done = await worker.wait_for(PlaybackDone, call_id="c1", timeout=5)
+        assert (done.playback_id, done.stopped) == (ANSWER_PROMPT_ID, True)
