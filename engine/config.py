@@ -55,6 +55,12 @@ class WorkersConfig(StrictModel):
         " the controller runs first on a saturated machine, but every worker's reaction"
         " (end of prompt, hang-up) comes later, so calls hold their slots longer",
     )
+    answer_prompt: bool = Field(
+        True,
+        description="the worker starts a flow's first prompt the moment the call is answered,"
+        " when the controller could tell at dialling which prompt that is (it rehearses the"
+        " flow's start then); false: the prompt waits for the controller to hear of the answer",
+    )
 
 
 class TrunkConfig(StrictModel):

@@ -7,6 +7,7 @@ The driver owns the session's life from placement to its final state. Every path
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from engine.controller.tts import TtsCache
 from engine.errors import EngineError
 from engine.flow import commands as cmd
 from engine.flow import events as ev
+from engine.flow.first_prompt import FirstPrompt, first_prompt
 from engine.ipc import messages as msg
 from engine.sessions.model import CallState, Outcome, Session, utc_now
 from engine.sessions.outcomes import outcome_for_unanswered
@@ -51,6 +53,11 @@ class CallHost(Protocol):
     tts: TtsCache
     recordings_dir: Path
     http: httpx.AsyncClient
+
+    @property
+    def answer_prompts(self) -> bool:
+        """Hand the worker the flow's first prompt with the INVITE (MakeCall.answer_prompt)."""
+        ...
 
     def log_session(self, session: Session, message: str) -> None: ...
 
@@ -120,6 +127,12 @@ class CallDriver:
         self._tail_armed = False
         """That prompt ended by itself: the worker hangs up when the flow's pauses are over."""
         self._tail_timer: asyncio.TimerHandle | None = None
+        self._predicted_prompt: tuple[FirstPrompt, str] | None = None
+        """The flow's first prompt and its file, handed to the worker with the INVITE, until
+        the real run asks for its first prompt at the answer (or for something else)."""
+        self._answer_prompt_alias: str | None = None
+        """The flow's playback id for the worker's ANSWER_PROMPT_ID, once the run asked for
+        that very prompt."""
         self._second_legs: dict[str, SecondLeg] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -153,9 +166,13 @@ class CallDriver:
         self.session.call_state = CallState.RINGING
         self.host.save_session(self.session)
         self._handed_to_worker_at = time.monotonic()
-        worker.send(
-            self._make_call(self.main_leg, self.request_uri, self.session.from_address, None)
+        make_call = self._make_call(
+            self.main_leg, self.request_uri, self.session.from_address, None
         )
+        answer_prompt = self._predict_answer_prompt()
+        if answer_prompt is not None:
+            make_call = make_call.model_copy(update={"answer_prompt": answer_prompt})
+        worker.send(make_call)
         self._ring_timer = self._loop.call_later(
             self.trunk.ring_timeout_seconds, self._ring_timeout
         )
@@ -237,10 +254,15 @@ class CallDriver:
             self.host.emit(self.session, "call.digit_received", {"digit": message.digit})
             self._deliver(ev.DigitReceived(message.digit))
         elif isinstance(message, msg.PlaybackDone):
-            self._playbacks_playing.discard(message.playback_id)
-            if self._tail_hints.pop(message.playback_id, None) is not None:
+            playback_id = message.playback_id
+            if playback_id == msg.ANSWER_PROMPT_ID:
+                if self._answer_prompt_alias is None:
+                    return  # the run asked for another prompt: this one was stopped
+                playback_id = self._answer_prompt_alias
+            self._playbacks_playing.discard(playback_id)
+            if self._tail_hints.pop(playback_id, None) is not None:
                 self._tail_armed = not message.stopped
-            self._deliver(ev.PlaybackFinished(message.playback_id, interrupted=message.stopped))
+            self._deliver(ev.PlaybackFinished(playback_id, interrupted=message.stopped))
         elif isinstance(message, msg.RecordingDone):
             self.host.log_session(
                 self.session,
@@ -307,6 +329,7 @@ class CallDriver:
             self.flow = self.host.new_flow_run(self.session)
             self.host.log_session(self.session, f"flow {self.session.flow_id} started")
             self._execute(self.flow.start(self._loop.time()))
+            self._drop_answer_prompt()
         except EngineError as exc:
             self.host.log_session(self.session, f"flow error: {exc}")
             self._hangup_all("flow error")
@@ -460,6 +483,10 @@ class CallDriver:
             self._deliver_later(ev.PlaybackFinished(command.playback_id, interrupted=True))
             return
         self._playbacks_playing.add(command.playback_id)
+        if self._is_answer_prompt(command):
+            self._answer_prompt_alias = command.playback_id
+            return
+        self._drop_answer_prompt()
         self._send(
             msg.PlayFile(
                 call_id=self.main_leg,
@@ -468,6 +495,57 @@ class CallDriver:
                 hangup_after_seconds=self._tail_hints.get(command.playback_id),
             )
         )
+
+    def _predict_answer_prompt(self) -> msg.AnswerPrompt | None:
+        """The prompt the flow will begin with, if a rehearsal of its start tells, with its
+        file ready; the worker plays it on answer, before the controller hears of the answer."""
+        if not self.host.answer_prompts:
+            return None
+        try:
+            rehearsal = self.host.new_flow_run(self.session)
+            prompt = first_prompt(rehearsal.start(self._loop.time()))
+        except EngineError:
+            return None  # the real run at the answer meets the same error and logs it
+        if prompt is None:
+            return None
+        path = self._ready_path(prompt.command)
+        if path is None:
+            assert isinstance(prompt.command, cmd.Speak)
+            self._spawn(self._render_ahead(prompt.command))  # while the phone rings
+            return None
+        self._predicted_prompt = (prompt, path)
+        return msg.AnswerPrompt(path=path, hangup_after_seconds=prompt.hangup_after)
+
+    async def _render_ahead(self, command: cmd.Speak) -> None:
+        # A failure is the real run's to report, when it renders the same text again.
+        with contextlib.suppress(EngineError):
+            await self.host.tts.render(command.text, command.voice, command.rate_wpm)
+
+    def _ready_path(self, command: cmd.PlayAudio | cmd.Speak) -> str | None:
+        if isinstance(command, cmd.PlayAudio):
+            return command.path
+        rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
+        return str(rendered) if rendered is not None else None
+
+    def _is_answer_prompt(self, command: cmd.PlayAudio) -> bool:
+        """The run's first prompt is the one the worker already plays: same id, file, tail."""
+        if self._predicted_prompt is None:
+            return False
+        prompt, path = self._predicted_prompt
+        return (
+            command.playback_id == prompt.playback_id
+            and command.path == path
+            and self._tail_hints.get(command.playback_id) == prompt.hangup_after
+        )
+
+    def _drop_answer_prompt(self) -> None:
+        """The run began otherwise than predicted: stop the worker's answer prompt."""
+        if self._predicted_prompt is None:
+            return
+        self._predicted_prompt = None
+        if self._answer_prompt_alias is None:
+            self.host.log_session(self.session, "the flow began otherwise than predicted")
+            self._send(msg.StopPlayback(call_id=self.main_leg, playback_id=msg.ANSWER_PROMPT_ID))
 
     def _hangup_after_playback(self, command: cmd.HangupAfterPlayback) -> None:
         # Second legs end with the main one only on the controller's Hangup.
@@ -483,6 +561,9 @@ class CallDriver:
             self._timer_fired(timer_id)
 
     def _speak(self, command: cmd.Speak) -> None:
+        if self._predicted_prompt is not None and self._predicted_prompt[0].command == command:
+            self._play_audio(cmd.PlayAudio(command.playback_id, self._predicted_prompt[1]))
+            return
         rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
         if rendered is not None:
             self._play_audio(cmd.PlayAudio(command.playback_id, str(rendered)))
@@ -509,7 +590,10 @@ class CallDriver:
             self._playbacks_pending_tts.discard(command.playback_id)
             self._deliver_later(ev.PlaybackFinished(command.playback_id, interrupted=True))
         elif command.playback_id in self._playbacks_playing:
-            self._send(msg.StopPlayback(call_id=self.main_leg, playback_id=command.playback_id))
+            worker_id = command.playback_id
+            if worker_id == self._answer_prompt_alias:
+                worker_id = msg.ANSWER_PROMPT_ID
+            self._send(msg.StopPlayback(call_id=self.main_leg, playback_id=worker_id))
 
     def _start_recording(self, command: cmd.StartRecording) -> None:
         folder = self.host.recordings_dir / self.session.id

@@ -245,6 +245,10 @@ class Engine:
     def save_session(self, session: Session) -> None:
         self.store.save(session)
 
+    @property
+    def answer_prompts(self) -> bool:
+        return self.config.workers.answer_prompt
+
     def new_flow_run(self, session: Session) -> FlowRunLike:
         flow = self.flows.get(session.flow_id)
         facts = SessionFacts(

@@ -84,12 +84,14 @@ async def test_the_worker_hangs_up_when_the_pauses_are_over(
 async def test_the_controller_hangs_up_when_the_worker_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    play_file = msg.PlayFile
+    # The tail goes with the prompt: a PlayFile, or the MakeCall's answer prompt.
+    for name in ("PlayFile", "AnswerPrompt"):
+        message_type = getattr(msg, name)
 
-    def without_tail(**fields: Any) -> msg.PlayFile:
-        return play_file(**{**fields, "hangup_after_seconds": None})
+        def without_tail(message_type: Any = message_type, **fields: Any) -> Any:
+            return message_type(**{**fields, "hangup_after_seconds": None})
 
-    monkeypatch.setattr(msg, "PlayFile", without_tail)
+        monkeypatch.setattr(msg, name, without_tail)
     monkeypatch.setattr(call_module, "TAIL_HANGUP_GRACE_SECONDS", 0.5)
 
     session, talk_seconds = await place(tmp_path)
