@@ -166,19 +166,26 @@ class CallDriver:
         self.session.call_state = CallState.RINGING
         self.host.save_session(self.session)
         self._handed_to_worker_at = time.monotonic()
-        make_call = self._make_call(
-            self.main_leg, self.request_uri, self.session.from_address, None
+        worker.send(
+            self._make_call(
+                self.main_leg,
+                self.request_uri,
+                self.session.from_address,
+                None,
+                answer_prompt=self._predict_answer_prompt(),
+            )
         )
-        answer_prompt = self._predict_answer_prompt()
-        if answer_prompt is not None:
-            make_call = make_call.model_copy(update={"answer_prompt": answer_prompt})
-        worker.send(make_call)
         self._ring_timer = self._loop.call_later(
             self.trunk.ring_timeout_seconds, self._ring_timeout
         )
 
     def _make_call(
-        self, leg_id: str, request_uri: str, caller: str, trunk_name: str | None
+        self,
+        leg_id: str,
+        request_uri: str,
+        caller: str,
+        trunk_name: str | None,
+        answer_prompt: msg.AnswerPrompt | None = None,
     ) -> msg.MakeCall:
         # The From host is the trunk's host: providers that check it stay happy.
         return msg.MakeCall(
@@ -188,6 +195,7 @@ class CallDriver:
             from_uri=f"sip:{caller}@{self.trunk.host}",
             headers=self.trunk.headers,
             trunk=trunk_name or self.trunk.name,
+            answer_prompt=answer_prompt,
         )
 
     def fail_before_placing(self, reason: str) -> None:
