@@ -48,12 +48,12 @@ class WorkersConfig(StrictModel):
     idle_shrink_seconds: float = Field(30.0, gt=0)
     public_address: str = "127.0.0.1"
     nice: int = Field(
-        0,
+        5,
         ge=0,
         le=19,
-        description="added to the niceness of each worker's SIP thread (not its media threads):"
-        " the controller runs first on a saturated machine, but every worker's reaction"
-        " (end of prompt, hang-up) comes later, so calls hold their slots longer",
+        description="added to the niceness of every thread of each worker: on a saturated"
+        " machine the controller, which takes the API's requests, runs first instead of"
+        " falling behind them (docs/performance.md, ninth VM)",
     )
     answer_prompt: bool = Field(
         True,

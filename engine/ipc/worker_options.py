@@ -31,7 +31,8 @@ class WorkerOptions:
     log_level: int
     """PJSIP log level 0..5, written to stderr."""
     nice: int = 0
-    """Added to the niceness of the worker's SIP thread once PJSIP's media threads run."""
+    """Added to the niceness of every thread of the worker (PJSIP's media and clock threads
+    inherit it)."""
     busy_poll_ms: int = BUSY_POLL_MS
 
     def argv(self) -> list[str]:

@@ -101,6 +101,9 @@ class Worker:
 
     def start(self) -> None:
         o = self.options
+        # Before PJSIP starts its media and clock threads, so that they inherit it (Linux
+        # niceness is per thread): on a saturated machine the controller runs first.
+        os.nice(o.nice)
         self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -127,9 +130,6 @@ class Worker:
         local_name = self.ep.transportGetInfo(self.transport_id).localName
         self.sip_port = int(local_name.rsplit(":", 1)[1])
         self.ep.libStart()
-        # This thread only (Linux niceness is per thread): PJSIP's media and clock threads exist
-        # by now and keep theirs, so prompts keep time on a saturated machine.
-        os.nice(o.nice)
         self.send(m.Ready(worker_id=o.worker_id, sip_port=self.sip_port, pid=os.getpid()))
 
     def run(self) -> int:

@@ -52,9 +52,12 @@ async def test_pool_grows_on_demand_and_shrinks_when_idle(tmp_path: Path) -> Non
         )
         ports = {w.sip_port for w in pool.ready_workers()}
         assert len(ports) == 3
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
         for worker in pool.ready_workers():
-            niceness = os.getpriority(os.PRIO_PROCESS, worker.process.pid)
-            assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
+            # Every thread: the SIP thread and PJSIP's media and clock threads alike.
+            threads = list(Path(f"/proc/{worker.process.pid}/task").iterdir())
+            assert len(threads) >= 3
+            assert {os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in threads} == {expected}
         for session_id in ids:
             await engine.end_session(session_id)
         for session_id in ids:
