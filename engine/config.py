@@ -46,6 +46,12 @@ class WorkersConfig(StrictModel):
     rtp_ports_per_worker: int = Field(40, ge=8)
     clock_rate: int = Field(8000, description="conference bridge clock; 8 kHz halves the CPU")
     idle_shrink_seconds: float = Field(30.0, gt=0)
+    unresponsive_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="a worker that has sent nothing for half of this is asked for its stats;"
+        " one silent for all of it is aborted (its calls fail as 'worker lost') and replaced",
+    )
     public_address: str = "127.0.0.1"
     nice: int = Field(
         5,

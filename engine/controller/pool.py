@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import socket
 import sys
 import time
@@ -37,6 +38,9 @@ from engine.ipc.worker_options import WorkerOptions
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 15.0
+ABORT_GRACE_SECONDS = 2.0
+"""After SIGABRT (faulthandler then logs the worker's stacks), how long before SIGKILL: a
+stopped or wedged process may never act on the first."""
 PJSIP_LOG_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{3} ")
 """PJSIP's own log lines ("23:19:19.308  os_core_unix.c !pjlib ..."): debug detail."""
 
@@ -69,6 +73,10 @@ class Worker:
     stats: Stats | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     doorbell: Doorbell | None = None
+    last_heard: float = field(default_factory=time.monotonic)
+    """When the worker last sent anything (the watchdog asks a silent one how it is)."""
+    asked_at: float | None = None
+    aborted: bool = False
 
     @property
     def load(self) -> int:
@@ -140,6 +148,7 @@ class WorkerPool:
         starting = [self._spawn() for _ in range(self.config.min_workers)]
         await asyncio.gather(*starting)
         self._background(self._shrink_loop())
+        self._background(self._watchdog_loop())
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._closing = True
@@ -344,9 +353,14 @@ class WorkerPool:
 
     async def _read(self, worker: Worker, reader: asyncio.StreamReader) -> None:
         while True:
-            line = await reader.readline()
+            try:
+                line = await reader.readline()
+            except ConnectionError:
+                return  # the worker died; _watch reports it
             if not line:
                 return
+            worker.last_heard = time.monotonic()
+            worker.asked_at = None
             try:
                 message = decode_from_worker(line)
             except ValueError:
@@ -415,6 +429,48 @@ class WorkerPool:
                 log.info("worker %d idle: stopping it", worker.worker_id)
                 worker.state = WorkerState.STOPPING
                 worker.send(Shutdown())
+
+    async def _watchdog_loop(self) -> None:
+        """A worker that is alive but answers nothing (wedged inside PJSIP, stopped) would hold
+        its sessions open for ever: one silent for half of `unresponsive_seconds` is asked for
+        its stats, and one still silent after all of it is aborted, so that its calls fail as
+        "worker lost" and a new worker takes its place, as when one dies."""
+        limit = self.config.unresponsive_seconds
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            if self._closing:
+                continue
+            now = time.monotonic()
+            for worker in list(self.workers.values()):
+                if worker.state not in (WorkerState.READY, WorkerState.STOPPING):
+                    continue
+                silent = now - worker.last_heard
+                if silent >= limit:
+                    self._abort(worker, silent)
+                elif silent >= limit / 2 and worker.asked_at is None:
+                    worker.asked_at = now
+                    worker.send(StatsRequest())
+
+    def _abort(self, worker: Worker, silent: float) -> None:
+        if worker.aborted:
+            return
+        worker.aborted = True
+        log.error(
+            "worker %d (pid %d) has answered nothing for %.1f s holding %d call(s): aborting it",
+            worker.worker_id,
+            worker.process.pid,
+            silent,
+            len(worker.legs),
+        )
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.send_signal(signal.SIGABRT)
+        asyncio.get_running_loop().call_later(ABORT_GRACE_SECONDS, self._kill, worker)
+
+    @staticmethod
+    def _kill(worker: Worker) -> None:
+        if worker.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
 
     def _notify_capacity(self) -> None:
         self._capacity_changed.set()

@@ -173,3 +173,35 @@ async def test_a_worker_is_handed_calls_only_after_its_trunks(
     finally:
         watcher.cancel()
         await pool.stop()
+
+
+async def test_a_worker_that_stops_answering_is_aborted_and_its_calls_fail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SIGSTOP: alive, holding its calls, answering nothing, as a worker wedged inside PJSIP.
+    workers = {"min_workers": 2, "max_workers": 2, "unresponsive_seconds": 2.0}
+    async with hold_engine(tmp_path, workers=workers) as (engine, _):
+        pool = engine.pool
+        ids = await place_holds(engine, 2)
+        await wait_until(
+            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
+            20,
+            "two answered calls",
+        )
+        victim = engine.calls[ids[0]].worker
+        assert victim is not None
+        doomed = [i for i in ids if engine.calls[i].worker is victim]
+        survivors = [i for i in ids if i not in doomed]
+        os.kill(victim.process.pid, signal.SIGSTOP)
+        for session_id in doomed:
+            session = await wait_for_end(engine, session_id, 15)
+            assert session.outcome is Outcome.FAILED
+            assert session.sip_reason == "worker lost"
+        assert victim.state is WorkerState.DEAD
+        assert "has answered nothing for" in caplog.text
+        # The other worker was as silent while its call held, but answered when asked.
+        await wait_until(lambda: len(pool.ready_workers()) == 2, 15, "a replacement worker")
+        assert pool.restarts == 1
+        for session_id in survivors:
+            assert engine.calls[session_id].session.call_state is CallState.CONNECTED
+            await engine.end_session(session_id)
