@@ -20,7 +20,7 @@ class TtsCache:
         self.cache_dir = cache_dir
         self.default_voice = default_voice
         self.sample_rate = sample_rate
-        self._pending: dict[Path, asyncio.Future[Path]] = {}
+        self._pending: dict[Path, asyncio.Task[None]] = {}
 
     def path_for(self, text: str, voice: str | None, rate_wpm: int | None) -> Path:
         key = f"{voice or self.default_voice}\0{rate_wpm or 0}\0{self.sample_rate}\0{text}"
@@ -37,26 +37,26 @@ class TtsCache:
     async def render(
         self, text: str, voice: str | None = None, rate_wpm: int | None = None
     ) -> Path:
+        """Render once however many calls ask at the same time. The rendering is the cache's
+        own task: a caller cancelled while it waits (its call ended) leaves it to the others."""
         cached = self.rendered(text, voice, rate_wpm)
         if cached is not None:
             return cached
         target = self.path_for(text, voice, rate_wpm)
         pending = self._pending.get(target)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
-        self._pending[target] = future
-        try:
-            await self._synthesise(text, voice or self.default_voice, rate_wpm, target)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here so a render nobody else awaited is not reported
-            raise
-        else:
-            future.set_result(target)
-        finally:
-            del self._pending[target]
+        if pending is None:
+            pending = asyncio.ensure_future(
+                self._synthesise(text, voice or self.default_voice, rate_wpm, target)
+            )
+            self._pending[target] = pending
+            pending.add_done_callback(lambda task: self._rendering_done(target, task))
+        await asyncio.shield(pending)
         return target
+
+    def _rendering_done(self, target: Path, task: asyncio.Task[None]) -> None:
+        del self._pending[target]
+        if not task.cancelled():
+            task.exception()  # retrieved here: a rendering every caller gave up on is not reported
 
     async def _synthesise(self, text: str, voice: str, rate_wpm: int | None, target: Path) -> None:
         for tool in ("espeak-ng", "sox"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
@@ -18,3 +19,22 @@ async def test_a_prompt_is_rendered_once_and_then_found_without_rendering(tmp_pa
     assert cache.rendered("Hello there.", rate_wpm=200) is None
     with wave.open(str(path)) as audio:
         assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (8000, 1, 2)
+
+
+async def test_a_caller_cancelled_while_it_waits_leaves_the_rendering_to_the_others(
+    tmp_path: Path,
+) -> None:
+    # The first caller's call ended while the prompt rendered (a render ahead of an answer
+    # that never came): the second caller, waiting for the same text, still gets it.
+    cache = TtsCache(tmp_path, "en-us")
+    first = asyncio.ensure_future(cache.render("Hold the line, please."))
+    second = asyncio.ensure_future(cache.render("Hold the line, please."))
+    for _ in range(3):  # both start waiting; the rendering has begun
+        await asyncio.sleep(0)
+    assert not first.done()
+    first.cancel()
+
+    path = await asyncio.wait_for(second, 30)
+
+    assert path == cache.rendered("Hold the line, please.")
+    assert first.cancelled()
