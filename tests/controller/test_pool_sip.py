@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import TrunkConfig, WorkersConfig
+from engine.controller.engine import Engine
 from engine.controller.pool import Worker, WorkerPool, WorkerState
 from engine.ipc.messages import ConfigureTrunk, Message
 from engine.sessions.model import CallState, Outcome
@@ -26,17 +27,23 @@ from tests.support.engine import (
 pytestmark = pytest.mark.sip
 
 
+async def answered_holds(engine: Engine, count: int) -> list[str]:
+    """`count` hold calls, once all of them are answered."""
+    ids = await place_holds(engine, count)
+    await wait_until(
+        lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
+        20,
+        f"{count} answered calls",
+    )
+    return ids
+
+
 async def test_pool_grows_on_demand_and_shrinks_when_idle(tmp_path: Path) -> None:
     workers = {"min_workers": 1, "max_workers": 3, "idle_shrink_seconds": 1, "nice": 3}
     async with hold_engine(tmp_path, workers=workers) as (engine, _):
         pool = engine.pool
         assert len(pool.workers) == 1
-        ids = await place_holds(engine, 9)
-        await wait_until(
-            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
-            20,
-            "nine answered calls",
-        )
+        ids = await answered_holds(engine, 9)
         assert len(pool.ready_workers()) == 3
         loads = {w: w.load for w in pool.ready_workers()}
         assert sum(loads.values()) == 9 and max(loads.values()) <= 4
@@ -70,12 +77,7 @@ async def test_a_killed_worker_fails_only_its_calls_and_is_replaced(tmp_path: Pa
     workers = {"min_workers": 2, "max_workers": 2, "calls_per_worker": 2}
     async with hold_engine(tmp_path, workers=workers) as (engine, _):
         pool = engine.pool
-        ids = await place_holds(engine, 4)
-        await wait_until(
-            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
-            20,
-            "four answered calls",
-        )
+        ids = await answered_holds(engine, 4)
         victim = pool.workers[0]
         doomed = {i for i in ids if engine.calls[i].worker is victim}
         survivors = set(ids) - doomed
@@ -182,12 +184,7 @@ async def test_a_worker_that_stops_answering_is_aborted_and_its_calls_fail(
     workers = {"min_workers": 2, "max_workers": 2, "unresponsive_seconds": 2.0}
     async with hold_engine(tmp_path, workers=workers) as (engine, _):
         pool = engine.pool
-        ids = await place_holds(engine, 2)
-        await wait_until(
-            lambda: all(engine.calls[i].session.call_state is CallState.CONNECTED for i in ids),
-            20,
-            "two answered calls",
-        )
+        ids = await answered_holds(engine, 2)
         victim = engine.calls[ids[0]].worker
         assert victim is not None
         doomed = [i for i in ids if engine.calls[i].worker is victim]
