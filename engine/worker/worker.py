@@ -237,16 +237,14 @@ class Worker:
         prompt = call.answer_prompt
         if prompt is None or call.disconnected:
             return
-        play = m.PlayFile(
-            call_id=call.call_id,
-            playback_id=m.ANSWER_PROMPT_ID,
-            path=prompt.path,
-            hangup_after_seconds=prompt.hangup_after_seconds,
+        self._dispatch(
+            m.PlayFile(
+                call_id=call.call_id,
+                playback_id=m.ANSWER_PROMPT_ID,
+                path=prompt.path,
+                hangup_after_seconds=prompt.hangup_after_seconds,
+            )
         )
-        try:
-            self._play_file(play)
-        except (pj.Error, CommandError) as exc:
-            self._command_failed(play, call.call_id, exc)
 
     def call_disconnected(self, call: WorkerCall) -> None:
         self.deferred.append(lambda: self._finish_call(call))
