@@ -165,16 +165,15 @@ class CallDriver:
         self.host.bind_leg(worker, self.main_leg, self)
         self.session.call_state = CallState.RINGING
         self.host.save_session(self.session)
-        self._handed_to_worker_at = time.monotonic()
-        worker.send(
-            self._make_call(
-                self.main_leg,
-                self.request_uri,
-                self.session.from_address,
-                None,
-                answer_prompt=self._predict_answer_prompt(),
-            )
+        make_call = self._make_call(
+            self.main_leg,
+            self.request_uri,
+            self.session.from_address,
+            None,
+            answer_prompt=self._predict_answer_prompt(),
         )
+        self._handed_to_worker_at = time.monotonic()
+        worker.send(make_call)
         self._ring_timer = self._loop.call_later(
             self.trunk.ring_timeout_seconds, self._ring_timeout
         )
@@ -569,12 +568,9 @@ class CallDriver:
             self._timer_fired(timer_id)
 
     def _speak(self, command: cmd.Speak) -> None:
-        if self._predicted_prompt is not None and self._predicted_prompt[0].command == command:
-            self._play_audio(cmd.PlayAudio(command.playback_id, self._predicted_prompt[1]))
-            return
-        rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
-        if rendered is not None:
-            self._play_audio(cmd.PlayAudio(command.playback_id, str(rendered)))
+        path = self._ready_path(command)
+        if path is not None:
+            self._play_audio(cmd.PlayAudio(command.playback_id, path))
             return
         self._playbacks_pending_tts.add(command.playback_id)
         self._spawn(self._render_and_play(command))
