@@ -75,7 +75,8 @@ class Worker:
     doorbell: Doorbell | None = None
     last_heard: float = field(default_factory=time.monotonic)
     """When the worker last sent anything (the watchdog asks a silent one how it is)."""
-    asked_at: float | None = None
+    asked: bool = False
+    """Asked for its stats since it last sent anything."""
     aborted: bool = False
 
     @property
@@ -360,7 +361,7 @@ class WorkerPool:
             if not line:
                 return
             worker.last_heard = time.monotonic()
-            worker.asked_at = None
+            worker.asked = False
             try:
                 message = decode_from_worker(line)
             except ValueError:
@@ -447,8 +448,8 @@ class WorkerPool:
                 silent = now - worker.last_heard
                 if silent >= limit:
                     self._abort(worker, silent)
-                elif silent >= limit / 2 and worker.asked_at is None:
-                    worker.asked_at = now
+                elif silent >= limit / 2 and not worker.asked:
+                    worker.asked = True
                     worker.send(StatsRequest())
 
     def _abort(self, worker: Worker, silent: float) -> None:
