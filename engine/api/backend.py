@@ -22,12 +22,18 @@ class QueueFull(Exception):
 
 class VoiceBackend(Protocol):
     async def create_outgoing_session(
-        self, flow_id: str, number_to_dial: str, caller_id: str | None
+        self,
+        flow_id: str,
+        number_to_dial: str,
+        caller_id: str | None,
+        idempotency_key: str | None = None,
     ) -> Session:
-        """Validate, store and start placing the call.
+        """Validate, store and start placing the call; with an `idempotency_key` an earlier
+        request already made, its session instead (nothing dialled).
 
-        Raises `engine.sessions.validation.ValidationFailed` (nothing stored, nothing dialled)
-        or `QueueFull`.
+        Raises `engine.sessions.validation.ValidationFailed` (nothing stored, nothing dialled),
+        `QueueFull`, or `engine.sessions.idempotency.IdempotencyKeyReused` (the key came with
+        other fields before).
         """
         ...
 

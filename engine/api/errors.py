@@ -17,6 +17,8 @@ from engine.api.backend import QueueFull
 from engine.api.dto import ErrorResponse, ResponseError, ResponseStatus
 from engine.api.formats import negotiate, render
 from engine.api.xmlwire import pascal
+from engine.sessions.idempotency import HEADER as IDEMPOTENCY_HEADER
+from engine.sessions.idempotency import IdempotencyKeyReused
 from engine.sessions.validation import FieldError, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def internal_error(connection: HTTPConnection) -> Response:
 
 def install(app: FastAPI) -> None:
     """Register the handlers for every exception a route may raise on purpose."""
-    for known in (ApiError, ValidationFailed, QueueFull):
+    for known in (ApiError, ValidationFailed, QueueFull, IdempotencyKeyReused):
         app.add_exception_handler(known, _known_error)
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_parameters)  # type: ignore[arg-type]
@@ -76,6 +78,13 @@ def known_error_response(connection: HTTPConnection, exc: Exception) -> Response
         return error_response(
             connection, ApiError(400, first.error_code, first.message, exc.errors)
         )
+    if isinstance(exc, IdempotencyKeyReused):
+        errors = [FieldError(IDEMPOTENCY_HEADER, str(exc), "Reused")]
+        errors += [
+            FieldError(name, f"differs from the request that created session {exc.session_id}")
+            for name in exc.fields
+        ]
+        return error_response(connection, ApiError(422, "IdempotencyKeyReused", str(exc), errors))
     if isinstance(exc, QueueFull):
         retry_after = {"Retry-After": str(max(1, exc.retry_after_seconds))}
         return error_response(

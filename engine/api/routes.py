@@ -23,6 +23,8 @@ from engine.api.dto import (
 from engine.api.errors import ApiError
 from engine.api.formats import negotiate, render
 from engine.api.keys import KeyStore
+from engine.sessions.idempotency import HEADER as IDEMPOTENCY_HEADER
+from engine.sessions.idempotency import check_key
 
 MAX_TAKE = 1000
 DEFAULT_TAKE = 50
@@ -60,17 +62,28 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
 
     async def new_outgoing_session(request: Request) -> Response:
         """Validate, store and start placing a call; answers its SessionInfo."""
+        idempotency_key = check_key(request.headers.get(IDEMPOTENCY_HEADER))
         dto = await read_dto(request, NewOutgoingSession)
         session = await backend.create_outgoing_session(
-            dto.flow_id or "", dto.number_to_dial or "", dto.caller_id
+            dto.flow_id or "",
+            dto.number_to_dial or "",
+            dto.caller_id,
+            idempotency_key=idempotency_key,
         )
         return render(SessionInfo.from_session(session), negotiate(request))
 
     new_session_responses: dict[int | str, dict[str, Any]] = {
         200: {"model": SessionInfo},
-        400: {"model": ErrorResponse, "description": "invalid field(s), or a malformed body"},
+        400: {
+            "model": ErrorResponse,
+            "description": "invalid field(s) or Idempotency-Key, or a malformed body",
+        },
         413: {"model": ErrorResponse, "description": "body over 64 KiB"},
         415: {"model": ErrorResponse, "description": "not JSON, XML or a form"},
+        422: {
+            "model": ErrorResponse,
+            "description": "the Idempotency-Key came with other fields before",
+        },
         503: {"model": ErrorResponse, "description": "call queue full; see Retry-After"},
     }
     router.add_api_route(

@@ -26,6 +26,7 @@ from engine.flow.events import SessionFacts
 from engine.flow.machine import FlowRun
 from engine.flow.registry import FlowRegistry
 from engine.ipc import messages as msg
+from engine.sessions.idempotency import HEADER, IdempotencyKey, IdempotencyKeyReused
 from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now
 from engine.sessions.store import SessionStore
 from engine.sessions.validation import validate_outgoing
@@ -148,9 +149,22 @@ class Engine:
     # ------------------------------------------------------------------ VoiceBackend
 
     async def create_outgoing_session(
-        self, flow_id: str, number_to_dial: str, caller_id: str | None
+        self,
+        flow_id: str,
+        number_to_dial: str,
+        caller_id: str | None,
+        idempotency_key: str | None = None,
     ) -> Session:
         requested_at = time.monotonic()
+        idempotency = (
+            IdempotencyKey.of(idempotency_key, flow_id, number_to_dial, caller_id)
+            if idempotency_key is not None
+            else None
+        )
+        if idempotency is not None:
+            earlier = self._session_for_key(idempotency)
+            if earlier is not None:
+                return earlier
         if self._draining:
             raise QueueFull(retry_after_seconds=5, message="the engine is shutting down")
         request = validate_outgoing(
@@ -180,7 +194,7 @@ class Engine:
                 f" from {session.from_address} via {session.trunk}",
             )
         )
-        self.store.insert(session)
+        self.store.insert(session, idempotency)
         self.emit(
             session,
             "session.created",
@@ -200,6 +214,26 @@ class Engine:
         )
         self.calls[session.id] = call
         dialer.enqueue(call)
+        return session
+
+    def _session_for_key(self, idempotency: IdempotencyKey) -> Session | None:
+        """The session an earlier request with this key created (None: the key is new);
+        IdempotencyKeyReused when that request asked for something else."""
+        found = self.store.find_idempotency_key(idempotency.key)
+        if found is None:
+            return None
+        session_id, earlier = found
+        differences = earlier.differences(idempotency)
+        if differences:
+            raise IdempotencyKeyReused(idempotency.key, session_id, differences)
+        session = self.get_session(session_id)
+        if session is not None:
+            log.info(
+                "%s %r repeated: answering with its session, not dialling again",
+                HEADER,
+                idempotency.key,
+                extra={"session_id": session_id},
+            )
         return session
 
     def get_session(self, session_id: str) -> Session | None:

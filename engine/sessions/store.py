@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from engine.sessions.idempotency import IdempotencyKey
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.wal import checkpoint_while_open, use_wal
 
@@ -44,6 +45,11 @@ CREATE TABLE IF NOT EXISTS session_log (
     date TEXT NOT NULL,
     message TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    request TEXT NOT NULL
 );
 """
 
@@ -93,16 +99,36 @@ class SessionStore:
             self._write_pending()
             self._db.close()
 
-    def insert(self, session: Session) -> None:
-        """Commit a new session and its first log lines now (with anything pending)."""
+    def insert(self, session: Session, idempotency: IdempotencyKey | None = None) -> None:
+        """Commit a new session and its first log lines now (with anything pending), and the
+        request's idempotency key with them if it has one."""
+        statements = [
+            (
+                f"INSERT INTO sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self._row(session),
+            )
+        ]
+        if idempotency is not None:
+            statements.append(
+                (
+                    "INSERT INTO idempotency_keys (key, session_id, request) VALUES (?,?,?)",
+                    (idempotency.key, session.id, idempotency.request),
+                )
+            )
         with self._lock:
             self._write_pending(
-                (
-                    f"INSERT INTO sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    self._row(session),
-                ),
-                logs=self._log_rows(session.id, session.log, first_seq=0),
+                *statements, logs=self._log_rows(session.id, session.log, first_seq=0)
             )
+
+    def find_idempotency_key(self, key: str) -> tuple[str, IdempotencyKey] | None:
+        """The session a request with this Idempotency-Key created, and that request."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT session_id, request FROM idempotency_keys WHERE key=?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), IdempotencyKey(key, str(row[1]))
 
     def save(self, session: Session) -> None:
         """Write the session's state fields (the log is appended separately): at once when the

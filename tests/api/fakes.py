@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.api.backend import QueueFull
 from engine.config import OwnedNumber
+from engine.sessions.idempotency import IdempotencyKey, IdempotencyKeyReused
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.validation import validate_outgoing
 
@@ -25,10 +26,26 @@ class FakeBackend:
         """When set, create_outgoing_session raises QueueFull with this many seconds."""
         self.checks = {"workers": True, "store": True}
         self.rng = random.Random(7)
+        self.idempotency_keys: dict[str, tuple[str, IdempotencyKey]] = {}
 
     async def create_outgoing_session(
-        self, flow_id: str, number_to_dial: str, caller_id: str | None
+        self,
+        flow_id: str,
+        number_to_dial: str,
+        caller_id: str | None,
+        idempotency_key: str | None = None,
     ) -> Session:
+        idempotency = (
+            IdempotencyKey.of(idempotency_key, flow_id, number_to_dial, caller_id)
+            if idempotency_key is not None
+            else None
+        )
+        if idempotency is not None and idempotency.key in self.idempotency_keys:
+            session_id, earlier = self.idempotency_keys[idempotency.key]
+            differences = earlier.differences(idempotency)
+            if differences:
+                raise IdempotencyKeyReused(idempotency.key, session_id, differences)
+            return self.sessions[session_id]
         request = validate_outgoing(
             flow_id,
             number_to_dial,
@@ -51,6 +68,8 @@ class FakeBackend:
             log=[LogEntry(created, "queued")],
         )
         self.sessions[session.id] = session
+        if idempotency is not None:
+            self.idempotency_keys[idempotency.key] = (session.id, idempotency)
         return session
 
     def get_session(self, session_id: str) -> Session | None:

@@ -171,6 +171,72 @@ async def test_queue_full_is_503_with_retry_after(
     assert response.json()["responseStatus"]["errorCode"] == "QueueFull"
 
 
+async def test_a_repeated_idempotency_key_answers_the_first_session_and_creates_no_other(
+    client: httpx.AsyncClient, backend: FakeBackend
+) -> None:
+    body = {"flowId": "hello", "numberToDial": "+18144043093"}
+    key = {"Idempotency-Key": "2f1c0b7e-9d44-4c3e-8f0a-6a1d2b3c4d5e"}
+
+    first = await client.post("/sessions/outgoing", json=body, headers=key)
+    again = await client.post("/json/reply/NewOutgoingSession", json=body, headers=key)
+    other = await client.post("/sessions/outgoing", json=body)
+
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert again.json() == first.json()  # the random caller ID too
+    assert other.json()["id"] != first.json()["id"]
+    assert len(backend.sessions) == 2
+
+
+async def test_an_idempotency_key_reused_with_other_fields_is_422_naming_them(
+    client: httpx.AsyncClient, backend: FakeBackend
+) -> None:
+    key = {"Idempotency-Key": "order-17"}
+    first = await client.post(
+        "/sessions/outgoing", json={"flowId": "hello", "numberToDial": "+18144043093"}, headers=key
+    )
+
+    response = await client.post(
+        "/sessions/outgoing",
+        json={"flowId": "survey", "numberToDial": "+18144043093", "callerId": "+12025550143"},
+        headers=key,
+    )
+
+    assert response.status_code == 422
+    status = response.json()["responseStatus"]
+    assert status["errorCode"] == "IdempotencyKeyReused"
+    assert first.json()["id"] in status["message"]
+    assert [(e["fieldName"], e["errorCode"]) for e in status["errors"]] == [
+        ("Idempotency-Key", "Reused"),
+        ("CallerId", "Invalid"),
+        ("FlowId", "Invalid"),
+    ]
+    assert len(backend.sessions) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "must not be empty"),
+        ("k" * 256, "at most 255 characters"),
+        ("two words", "visible ASCII"),
+    ],
+)
+async def test_a_malformed_idempotency_key_is_400_and_creates_nothing(
+    client: httpx.AsyncClient, backend: FakeBackend, value: str, message: str
+) -> None:
+    response = await client.post(
+        "/sessions/outgoing",
+        json={"flowId": "hello", "numberToDial": "+18144043093"},
+        headers={"Idempotency-Key": value},
+    )
+
+    assert response.status_code == 400
+    [error] = response.json()["responseStatus"]["errors"]
+    assert error["fieldName"] == "Idempotency-Key"
+    assert message in error["message"]
+    assert backend.sessions == {}
+
+
 async def _create(client: httpx.AsyncClient, count: int) -> list[str]:
     ids = []
     for _ in range(count):

@@ -104,7 +104,9 @@ async def test_the_app_counts_placed_calls_by_route_template(client: httpx.Async
 async def test_an_unexpected_error_placing_a_call_is_a_generic_500(
     client: httpx.AsyncClient, backend: FakeBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def explode(flow_id: str, number_to_dial: str, caller_id: str | None) -> None:
+    async def explode(
+        flow_id: str, number_to_dial: str, caller_id: str | None, idempotency_key: str | None
+    ) -> None:
         raise RuntimeError("secret detail")
 
     backend.create_outgoing_session = explode  # type: ignore[method-assign, assignment]

@@ -4,6 +4,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from engine.sessions.idempotency import IdempotencyKey
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.store import FLUSH_INTERVAL_SECONDS, SessionStore
 
@@ -163,3 +166,34 @@ def test_without_an_event_loop_every_write_is_committed_at_once(tmp_path: Path) 
     store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
     assert committed_log(db, "s1") == ["created", "INVITE sent"]
     store.close()
+
+
+def test_an_idempotency_key_is_kept_with_its_session_and_never_given_twice(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "engine.db"
+    store = SessionStore(db)
+    now = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    key = IdempotencyKey.of("k1", "greeting", "+18144043093", None)
+    store.insert(make_session("s1", now), key)
+
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert(make_session("s2", now), key)
+    assert store.get("s2") is None  # nothing half-written
+    store.close()
+
+    reopened = SessionStore(db)
+    assert reopened.find_idempotency_key("k1") == ("s1", key)
+    assert reopened.find_idempotency_key("k2") is None
+
+
+def test_a_store_made_before_idempotency_keys_gains_their_table(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    SessionStore(db).close()
+    with sqlite3.connect(db) as old:
+        old.execute("DROP TABLE idempotency_keys")
+
+    store = SessionStore(db)
+    store.insert(make_session("s1", datetime(2026, 11, 28, tzinfo=UTC)), IdempotencyKey("k", "{}"))
+
+    assert store.find_idempotency_key("k") == ("s1", IdempotencyKey("k", "{}"))
