@@ -116,6 +116,9 @@ class CallDriver:
         self._invite_sent_at: float | None = None
         self._ringing_at: float | None = None
         self._answered_at: float | None = None
+        self._ended_at: float | None = None
+        """The worker's clock (time.monotonic()), as _invite_sent_at, _ringing_at and
+        _answered_at are when the worker sent them."""
         self._ring_timer: asyncio.TimerHandle | None = None
         self._duration_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
@@ -240,7 +243,7 @@ class CallDriver:
             )
         elif isinstance(message, msg.CallProgress):
             if self._ringing_at is None:
-                self._ringing_at = time.monotonic()
+                self._ringing_at = message.progress_at or time.monotonic()
                 self.host.log_session(
                     self.session, f"ringing ({message.sip_code} {message.reason})"
                 )
@@ -250,9 +253,10 @@ class CallDriver:
                     {"sip_code": message.sip_code, "early_media": message.sip_code == 183},
                 )
         elif isinstance(message, msg.CallAnswered):
-            self._on_answered()
+            self._on_answered(message.answered_at)
         elif isinstance(message, msg.CallEnded):
             self._rtp = message.rtp
+            self._ended_at = message.ended_at
             if self._tail_armed and not message.remote_hangup and not self._hangup_requested:
                 self._run_out_tail_pauses()
             self._on_main_ended(message.sip_code, message.reason, message.remote_hangup)
@@ -310,9 +314,9 @@ class CallDriver:
 
     # ------------------------------------------------------------------ call states
 
-    def _on_answered(self) -> None:
+    def _on_answered(self, answered_at: float | None) -> None:
         self._answered = True
-        self._answered_at = time.monotonic()
+        self._answered_at = answered_at or time.monotonic()
         self._cancel_handle(self._ring_timer)
         self.session.call_state = CallState.CONNECTED
         self.session.date_answered = utc_now()
@@ -426,7 +430,7 @@ class CallDriver:
         detail = f" ({sip_code} {reason})" if sip_code else (f" ({reason})" if reason else "")
         self.host.log_session(session, f"outcome: {outcome.value}{detail}")
         self.host.save_session(session)  # final: committed now, with the log so far
-        now = time.monotonic()
+        end = self._ended_at or time.monotonic()
         self.host.emit(
             session,
             "call.ended",
@@ -436,11 +440,11 @@ class CallDriver:
                 "sip_reason": reason,
                 "post_dial_delay_seconds": _between(self._invite_sent_at, self._ringing_at),
                 "ring_seconds": _between(
-                    self._ringing_at or self._invite_sent_at, self._answered_at or now
+                    self._ringing_at or self._invite_sent_at, self._answered_at or end
                 )
                 if self._invite_sent_at
                 else None,
-                "talk_seconds": _between(self._answered_at, now),
+                "talk_seconds": _between(self._answered_at, end),
                 **_rtp_fields(self._rtp),
             },
         )

@@ -162,6 +162,8 @@ class CallProgress(Message):
     call_id: str
     sip_code: int
     reason: str
+    progress_at: float | None = None
+    """The worker's time.monotonic() when it arrived (see InviteSent)."""
 
 
 class InviteSent(Message):
@@ -181,6 +183,9 @@ class CallAnswered(Message):
 
     type: Literal["call_answered"] = "call_answered"
     call_id: str
+    answered_at: float | None = None
+    """The worker's time.monotonic() at the answer (see InviteSent): the talk time counts from
+    here, not from when a busy controller reads this message."""
 
 
 class RtpCounts(BaseModel):
@@ -209,6 +214,8 @@ class CallEnded(Message):
     """True when the far end ended it (BYE or a final error response)."""
     rtp: RtpCounts | None = None
     """The call's audio stream(s), read as they closed; None when no media ran."""
+    ended_at: float | None = None
+    """The worker's time.monotonic() when the leg reached DISCONNECTED (see InviteSent)."""
 
 
 class DigitReceived(Message):

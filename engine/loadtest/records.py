@@ -34,6 +34,8 @@ class CallRecord:
     """api_to_invite split up (`INVITE_PARTS`), in-process runs only."""
     answered_at: float | None = None
     ended_at: float | None = None
+    talk_seconds: float | None = None
+    """Answer to hang-up on the worker's clock: the call.ended event's (in-process runs)."""
     outcome: str | None = None
     reason: str | None = None
     rtp: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +91,7 @@ class SessionTimes:
     invite_parts: dict[str, float] = field(default_factory=dict)
     answered_at: float | None = None
     ended_at: float | None = None
+    talk_seconds: float | None = None
     outcome: str | None = None
     reason: str | None = None
     rtp: dict[str, Any] = field(default_factory=dict)
@@ -141,6 +144,7 @@ class EventRecorder:
             self.counts["failed"] += data.get("outcome") != "completed"
             self.counts["active"] -= times.answered_at is not None
             times.ended_at = now
+            times.talk_seconds = data.get("talk_seconds")
             times.outcome = str(data.get("outcome"))
             times.reason = data.get("sip_reason")
             times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}

@@ -64,7 +64,11 @@ def summarise(
     causes = Counter(r.cause for r in records if r.failed)
     unfinished = [r for r in records if not r.final]
     span = (invites[-1] - invites[0]) if len(invites) > 1 else 0.0
-    durations = [r.ended_at - r.answered_at for r in answered if r.ended_at is not None]  # type: ignore[operator]
+    durations = [
+        r.talk_seconds if r.talk_seconds is not None else r.ended_at - r.answered_at  # type: ignore[operator]
+        for r in answered
+        if r.ended_at is not None
+    ]
     summary: dict[str, Any] = {
         "offered_calls": len(records),
         "target_rate": rate,

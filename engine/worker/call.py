@@ -45,6 +45,9 @@ class WorkerCall(pj.Call):
         self.final_code = 0
         self.final_reason = ""
         self.last_progress = 0
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        """time.monotonic() at the answer and at DISCONNECTED."""
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
         self.rtp: RtpCounts | None = None
@@ -58,13 +61,19 @@ class WorkerCall(pj.Call):
             if code in (180, 183) and code != self.last_progress:
                 self.last_progress = code
                 self.worker.send(
-                    CallProgress(call_id=self.call_id, sip_code=code, reason=info.lastReason)
+                    CallProgress(
+                        call_id=self.call_id,
+                        sip_code=code,
+                        reason=info.lastReason,
+                        progress_at=time.monotonic(),
+                    )
                 )
         elif info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.confirmed = True
             self._maybe_answered()
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
             self.disconnected = True
+            self.ended_at = time.monotonic()
             self.final_code = info.lastStatusCode
             self.final_reason = info.lastReason
             self.audio = None
@@ -83,6 +92,7 @@ class WorkerCall(pj.Call):
         # 183 with SDP activates media while still EARLY: that is not an answer.
         if self.confirmed and self.audio is not None and not self.answered:
             self.answered = True
+            self.answered_at = time.monotonic()
             self.worker.call_answered(self)
 
     def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:

@@ -229,7 +229,7 @@ class Worker:
     # ------------------------------------------------------------ callbacks from WorkerCall
 
     def call_answered(self, call: WorkerCall) -> None:
-        self.send(m.CallAnswered(call_id=call.call_id))
+        self.send(m.CallAnswered(call_id=call.call_id, answered_at=call.answered_at))
         if call.answer_prompt is not None:
             self.deferred.append(lambda: self._play_answer_prompt(call))
 
@@ -271,6 +271,7 @@ class Worker:
                 answered=call.answered,
                 remote_hangup=not call.local_hangup,
                 rtp=call.rtp,
+                ended_at=call.ended_at,
             )
         )
 

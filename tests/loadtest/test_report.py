@@ -79,6 +79,21 @@ def test_the_recorder_fills_a_record_from_engine_events() -> None:
     assert (rtp["packets_sent"], rtp["calls_without_audio_both_ways"]) == (150, 1)
 
 
+def test_the_answered_time_is_the_engine_talk_time_when_it_has_one() -> None:
+    # The controller heard of the answer 50 ms late; the worker's clock says 3.0 s of talk.
+    recorder = EventRecorder()
+    recorder.emit("s1", "call.answered", {})
+    recorder.emit("s1", "call.ended", {"outcome": "completed", "talk_seconds": 3.0})
+    timed = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
+    recorder.fill(timed)
+    timed.answered_at, timed.ended_at = 10.05, 12.95
+    untimed = completed(1, 20.0)  # no talk_seconds: ended_at - answered_at, 2.99 s
+
+    summary = summarise([timed, untimed], 0.0, rate=1)
+
+    assert summary["answered_seconds_mean"] == round((3.0 + 2.99) / 2, 3)
+
+
 def test_a_spooling_recorder_keeps_only_live_sessions_in_memory(tmp_path: Path) -> None:
     recorder = EventRecorder(spool=tmp_path / "ended.jsonl")
     for session_id in ("s1", "s2"):

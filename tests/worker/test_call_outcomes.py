@@ -25,11 +25,17 @@ async def test_answered_then_remote_bye(worker: WorkerProcess) -> None:
         "uas-answer-hangup-after-delay", keys={"hangup_ms": "500"}, rtp_echo=True, calls=1
     ) as uas:
         await worker.send(make_call(uas))
-        await worker.wait_for(InviteSent, call_id="c1")
-        await worker.wait_for(CallProgress, call_id="c1", where=lambda m: m.sip_code == 180)
-        await worker.wait_for(CallAnswered, call_id="c1")
+        invite = await worker.wait_for(InviteSent, call_id="c1")
+        ringing = await worker.wait_for(
+            CallProgress, call_id="c1", where=lambda m: m.sip_code == 180
+        )
+        answered = await worker.wait_for(CallAnswered, call_id="c1")
         ended = await worker.wait_for(CallEnded, call_id="c1")
         assert (ended.sip_code, ended.answered, ended.remote_hangup) == (200, True, True)
+        # Each on the worker's clock, as things happened: the far end hangs up 0.5 s after 200.
+        assert invite.sent_at and ringing.progress_at and answered.answered_at and ended.ended_at
+        assert invite.sent_at <= ringing.progress_at <= answered.answered_at
+        assert 0.45 <= ended.ended_at - answered.answered_at < 2.0
         assert uas.wait(10) == 0, uas.diagnostics()
 
 
