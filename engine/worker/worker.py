@@ -31,7 +31,9 @@ IDLE_SELECT_SECONDS = 0.05
 """With no call, wait on the IPC socket instead (it wakes at once for a command) and give PJSIP's
 timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
 0.02 to about 0.004 cores (measured, docs/sip-worker.md)."""
-RECORDING_CHECK_SECONDS = 0.05
+TIMED_CHECK_SECONDS = 0.05
+"""How often, at most, recordings are checked for their length and silence, and MakeCalls
+waiting for capacity are retried."""
 IOQUEUE_HANDLES = 64
 """PJSIP's select ioqueue holds 64 sockets; taking a 65th aborts the process (an assertion in
 pj_ioqueue_register_sock2), and a closed socket's handle is free again only 500 ms later."""
@@ -149,7 +151,7 @@ class Worker:
                 self._shutdown(m.Shutdown())
             now = time.monotonic()
             if now >= next_check:
-                next_check = now + RECORDING_CHECK_SECONDS
+                next_check = now + TIMED_CHECK_SECONDS
                 self._check_recordings(now)
             if self.stopping:
                 shutdown_deadline = shutdown_deadline or now + SHUTDOWN_GRACE_SECONDS
@@ -181,11 +183,16 @@ class Worker:
         self.channel.send(message)
 
     def _wait_ms(self) -> int:
-        """How long libHandleEvents may wait: the poll interval, or less when a hang-up is due."""
+        """How long libHandleEvents may wait: the poll interval; less when a hang-up is due, or
+        while the loop checks something by the clock (recordings' length and silence, MakeCalls
+        waiting for capacity, the shutdown's grace period)."""
+        longest = self.options.busy_poll_ms
+        if self.recordings or self.waiting_for_capacity or self.stopping:
+            longest = min(longest, round(TIMED_CHECK_SECONDS * 1000))
         if not self.hangups_due:
-            return self.options.busy_poll_ms
+            return longest
         until_due = self.hangups_due[0][0] - time.monotonic()
-        return max(0, min(self.options.busy_poll_ms, math.ceil(until_due * 1000)))
+        return max(0, min(longest, math.ceil(until_due * 1000)))
 
     def _hang_up_due(self) -> None:
         now = time.monotonic()

@@ -44,6 +44,19 @@ async def test_dtmf_from_sipp_arrives_in_order(worker: WorkerProcess) -> None:
         assert await digits(worker, 2) == "1#"
 
 
+async def test_dtmf_does_not_wait_for_the_poll_timeout() -> None:
+    # RFC 2833 digits come in RTP, which PJSIP reads on its media thread: nothing SIP ends the
+    # wait in libHandleEvents, yet each digit must reach the controller at once.
+    async with WorkerProcess(busy_poll_ms=60_000) as worker:
+        await worker.send(trunk())
+        with SippUas("uas-send-dtmf") as uas:
+            await answered_call(worker, uas)
+            received = [
+                await worker.wait_for(DigitReceived, call_id="c1", timeout=5) for _ in range(2)
+            ]
+    assert "".join(m.digit for m in received) == "1#"
+
+
 async def test_dtmf_sequence_with_repeated_digit(worker: WorkerProcess, tmp_path: Path) -> None:
     sequence_pcap("4*47", tmp_path / SEQUENCE_FILE)
     with SippUas("uas-send-dtmf", cwd=tmp_path) as uas:
@@ -165,6 +178,21 @@ async def test_recording_of_sipp_audio(worker: WorkerProcess, tmp_path: Path) ->
     assert (done.recording_id, done.reason, done.path) == ("r1", "max_length", str(path))
     assert 1.8 <= done.duration_seconds <= 2.4
     assert rms(path) > 300, "the recording is silent"
+
+
+async def test_a_recording_ends_at_its_length_whatever_the_poll(tmp_path: Path) -> None:
+    # Only the clock ends it (no SIP arrives): the worker's wait is short while it records.
+    path = tmp_path / "rec.wav"
+    async with WorkerProcess(busy_poll_ms=60_000) as worker:
+        await worker.send(trunk())
+        with SippUas("uas-play-audio") as uas:
+            await answered_call(worker, uas)
+            await worker.send(
+                StartRecording(call_id="c1", recording_id="r1", path=str(path), max_seconds=1.0)
+            )
+            done = await worker.wait_for(RecordingDone, call_id="c1", timeout=5)
+    assert done.reason == "max_length"
+    assert 0.8 <= done.duration_seconds <= 1.4
 
 
 async def test_recording_stops_on_silence(worker: WorkerProcess, tmp_path: Path) -> None:
