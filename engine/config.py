@@ -25,6 +25,12 @@ class StrictModel(BaseModel):
 class HttpConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    overload_lag_seconds: float | None = Field(
+        1.0,
+        gt=0,
+        description="NewOutgoingSession answers 503 Overloaded while the controller's event loop"
+        " is this far behind (null: never)",
+    )
 
 
 class StoreConfig(StrictModel):

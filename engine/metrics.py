@@ -23,6 +23,11 @@ from prometheus_client.registry import Collector
 sessions_total = Counter(
     "voice_engine_sessions_total", "Sessions finished, by outcome and trunk", ["outcome", "trunk"]
 )
+sessions_refused_total = Counter(
+    "voice_engine_sessions_refused_total",
+    "NewOutgoingSession requests answered 503, by reason: queue_full, overloaded, shutting_down",
+    ["reason"],
+)
 active_calls = Gauge("voice_engine_active_calls", "Calls in progress (INVITE sent)", ["trunk"])
 queued_sessions = Gauge(
     "voice_engine_queued_sessions", "Sessions waiting for trunk or worker capacity", ["trunk"]

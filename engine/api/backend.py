@@ -15,9 +15,17 @@ from engine.sessions.model import Session
 class QueueFull(Exception):
     """The trunk's queue of waiting calls is full: answer 503 with Retry-After."""
 
+    error_code = "QueueFull"
+
     def __init__(self, retry_after_seconds: int, message: str = "the call queue is full") -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class Overloaded(QueueFull):
+    """The controller is too far behind to take another call now: 503 with Retry-After."""
+
+    error_code = "Overloaded"
 
 
 class VoiceBackend(Protocol):

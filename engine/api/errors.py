@@ -89,7 +89,9 @@ def known_error_response(connection: HTTPConnection, exc: Exception) -> Response
         retry_after = {"Retry-After": str(max(1, exc.retry_after_seconds))}
         return error_response(
             connection,
-            ApiError(503, "QueueFull", str(exc) or "the call queue is full", headers=retry_after),
+            ApiError(
+                503, exc.error_code, str(exc) or "the call queue is full", headers=retry_after
+            ),
         )
     return None
 

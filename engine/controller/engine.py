@@ -15,10 +15,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from engine.api.backend import QueueFull
+from engine import metrics
+from engine.api.backend import Overloaded, QueueFull
 from engine.config import EngineConfig, OwnedNumber
 from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
+from engine.controller.lag import LoopLag
 from engine.controller.observe import LiveGauges, record_event
 from engine.controller.pool import Worker, WorkerPool
 from engine.controller.tts import TtsCache
@@ -74,6 +76,7 @@ class Engine:
         self._reload_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._gauges: LiveGauges | None = None
+        self.loop_lag = LoopLag()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -85,6 +88,7 @@ class Engine:
             dialer.start()
         self._reload_task = asyncio.ensure_future(self._reload_flows())
         self._stats_task = asyncio.ensure_future(self._poll_worker_stats())
+        self.loop_lag.start()
         self._gauges = LiveGauges(self.dialers.values(), self.pool)
 
     async def stop(self, drain_seconds: float | None = None) -> None:
@@ -111,6 +115,7 @@ class Engine:
                 await asyncio.wait_for(asyncio.gather(*pending), 10)
         for dialer in self.dialers.values():
             await dialer.stop()
+        await self.loop_lag.stop()
         for task in (self._reload_task, self._stats_task):
             if task is not None:
                 task.cancel()
@@ -166,7 +171,9 @@ class Engine:
             if earlier is not None:
                 return earlier
         if self._draining:
+            metrics.sessions_refused_total.labels("shutting_down").inc()
             raise QueueFull(retry_after_seconds=5, message="the engine is shutting down")
+        self._refuse_if_overloaded()
         request = validate_outgoing(
             flow_id,
             number_to_dial,
@@ -178,6 +185,7 @@ class Engine:
         )
         dialer = self.dialers[request.trunk]
         if dialer.is_full():
+            metrics.sessions_refused_total.labels("queue_full").inc()
             raise QueueFull(retry_after_seconds=dialer.retry_after_seconds())
         session = Session(
             id=uuid.uuid4().hex,
@@ -235,6 +243,18 @@ class Engine:
                 extra={"session_id": session_id},
             )
         return session
+
+    def _refuse_if_overloaded(self) -> None:
+        limit = self.config.http.overload_lag_seconds
+        if limit is None:
+            return
+        behind = self.loop_lag.behind_seconds()
+        if behind >= limit:
+            metrics.sessions_refused_total.labels("overloaded").inc()
+            raise Overloaded(
+                retry_after_seconds=1,
+                message=f"the engine is overloaded: its event loop is {behind:.1f} s behind",
+            )
 
     def get_session(self, session_id: str) -> Session | None:
         call = self.calls.get(session_id)

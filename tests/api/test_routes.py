@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from engine.api.backend import Overloaded
 from tests.api.fakes import FakeBackend
 
 SESSIONS_NS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
@@ -169,6 +170,27 @@ async def test_queue_full_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "7"
     assert response.json()["responseStatus"]["errorCode"] == "QueueFull"
+
+
+async def test_an_overloaded_engine_is_503_overloaded_with_retry_after(
+    client: httpx.AsyncClient, backend: FakeBackend
+) -> None:
+    async def overloaded(*_: object, **__: object) -> None:
+        raise Overloaded(1, "the engine is overloaded: its event loop is 1.4 s behind")
+
+    backend.create_outgoing_session = overloaded  # type: ignore[method-assign, assignment]
+
+    response = await client.post(
+        "/sessions/outgoing", json={"flowId": "hello", "numberToDial": "+18144043093"}
+    )
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    status = response.json()["responseStatus"]
+    assert (status["errorCode"], status["message"]) == (
+        "Overloaded",
+        "the engine is overloaded: its event loop is 1.4 s behind",
+    )
 
 
 async def test_a_repeated_idempotency_key_answers_the_first_session_and_creates_no_other(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from engine.api.app import create_app
+from engine.api.backend import Overloaded
 from engine.api.keys import KeyStore
 from engine.sessions.model import CallState, Outcome
 from engine.sipp.runner import SippUas
@@ -98,3 +100,23 @@ async def test_a_full_queue_answers_503_with_retry_after(tmp_path: Path) -> None
             for answer in (first, second):
                 await http.delete(f"/sessions/{answer.json()['id']}")
         keys.close()
+
+
+async def test_an_overloaded_controller_refuses_new_calls_until_it_catches_up(
+    tmp_path: Path,
+) -> None:
+    async with hold_engine(tmp_path, http={"overload_lag_seconds": 0.3}) as (engine, _):
+        time.sleep(0.6)  # one pass of the event loop takes 0.6 s, as on a saturated machine
+
+        with pytest.raises(Overloaded, match=r"its event loop is \d+\.\d s behind"):
+            await engine.create_outgoing_session("hold", DESTINATION, None)
+
+        assert engine.store.page(0, 10)[1] == 0
+        assert engine.calls == {}
+        await wait_until(lambda: engine.loop_lag.behind_seconds() == 0, 2, "caught up")
+        accepted = await engine.create_outgoing_session("hold", DESTINATION, None)
+        await wait_until(
+            lambda: accepted.call_state is CallState.CONNECTED, 10, "the accepted call answered"
+        )
+        await engine.end_session(accepted.id)
+        assert (await wait_for_end(engine, accepted.id)).outcome is Outcome.COMPLETED

@@ -1,0 +1,24 @@
+"""LoopLag: how far behind the event loop is, read even in the middle of a long pass."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from engine.controller.lag import TICK_SECONDS, LoopLag
+from tests.support.engine import wait_until
+
+
+async def test_a_loop_held_up_reads_as_behind_until_it_runs_again() -> None:
+    lag = LoopLag()
+    lag.start()
+    try:
+        await asyncio.sleep(TICK_SECONDS * 2)
+        assert lag.behind_seconds() < 0.05
+
+        time.sleep(0.4)  # the loop's pass takes 0.4 s: nothing else runs meanwhile
+
+        assert lag.behind_seconds() >= 0.25
+        await wait_until(lambda: lag.behind_seconds() < 0.05, 2, "the loop caught up")
+    finally:
+        await lag.stop()
