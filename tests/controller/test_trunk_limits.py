@@ -113,7 +113,7 @@ async def test_an_overloaded_controller_refuses_new_calls_until_it_catches_up(
 
         assert engine.store.page(0, 10)[1] == 0
         assert engine.calls == {}
-        await wait_until(lambda: engine.loop_lag.behind_seconds() == 0, 2, "caught up")
+        await wait_until(lambda: engine.loop_lag.behind_seconds() == 0, 3, "caught up")
         accepted = await engine.create_outgoing_session("hold", DESTINATION, None)
         await wait_until(
             lambda: accepted.call_state is CallState.CONNECTED, 10, "the accepted call answered"
