@@ -21,7 +21,8 @@ WINDOW_SECONDS = 1.0
 timers (this tick among them) before it reads the requests that queued meanwhile. Judged by
 the current tick alone, a run at 152 calls/s past the ceiling refused 16 requests and 146 still
 timed out at the client (`rate-20261128-011644.json`); with the window it refused 1,342 and none
-timed out (`rate-20261128-011957.json`: the loop woke every 0.3-0.5 s instead of 0.1)."""
+timed out (`rate-20261128-011957.json`: the loop woke every 0.3-0.5 s instead of 0.1), though
+the slowest answers still took up to 18 s."""
 
 
 class LoopLag:
