@@ -84,7 +84,10 @@ def sessions_router(backend: VoiceBackend, keys: KeyStore) -> APIRouter:
             "model": ErrorResponse,
             "description": "the Idempotency-Key came with other fields before",
         },
-        503: {"model": ErrorResponse, "description": "call queue full; see Retry-After"},
+        503: {
+            "model": ErrorResponse,
+            "description": "call queue full, engine overloaded or shutting down; see Retry-After",
+        },
     }
     router.add_api_route(
         NEW_SESSION_PATH,

@@ -161,12 +161,9 @@ class Engine:
         idempotency_key: str | None = None,
     ) -> Session:
         requested_at = time.monotonic()
-        idempotency = (
-            IdempotencyKey.of(idempotency_key, flow_id, number_to_dial, caller_id)
-            if idempotency_key is not None
-            else None
-        )
-        if idempotency is not None:
+        idempotency = None
+        if idempotency_key is not None:
+            idempotency = IdempotencyKey.of(idempotency_key, flow_id, number_to_dial, caller_id)
             earlier = self._session_for_key(idempotency)
             if earlier is not None:
                 return earlier
