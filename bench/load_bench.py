@@ -274,6 +274,21 @@ def worst_window_p50_ms(report: Path) -> float | None:
     return round(1000 * max(medians), 2) if medians else None
 
 
+def speed_probe_ms(rounds: int = 5) -> float:
+    """CPU milliseconds of a fixed piece of pure Python, the best of `rounds`: run just before
+    each side of a row, on the idle machine, it shows whether the VM ran at the same speed for
+    both (on the tenth VM one revision's machine CPU at 80/s moved from 0.928 to 1.328 cores
+    within seven minutes)."""
+    best = math.inf
+    for _ in range(rounds):
+        start = time.thread_time()
+        table: dict[int, int] = {}
+        for i in range(60_000):
+            table[i % 977] = table.get(i % 977, 0) + i * 7 // 3
+        best = min(best, time.thread_time() - start)
+    return round(best * 1000, 2)
+
+
 def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "offered_calls", "completed", "failed", "unfinished", "failures_by_cause",
@@ -298,16 +313,20 @@ async def rate_row(
         row["repetition"] = repetition
 
     async def engine() -> None:
+        probe = speed_probe_ms()
         result = engine_row(
             await engine_run(uas, rate, calls, workers, out, mqtt_url=args.mqtt_url)
         )
         result["api_to_invite_worst_window_p50_ms"] = worst_window_p50_ms(out / "report.json")
+        result["speed_probe_ms"] = probe
         result["verdict"] = verdict(result, rate, calls)
         row["engine"] = result
         print(json.dumps({"rate": rate, "engine": result["verdict"]}))
 
     def bare() -> None:
+        probe = speed_probe_ms()
         result = bare_run(uas, rate, calls, workers, out / "bare.json")
+        result["speed_probe_ms"] = probe
         result["verdict"] = verdict(result, rate, calls)
         row["bare_pjsua2"] = result
 

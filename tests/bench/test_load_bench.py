@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.load_bench import ceilings, verdict, workers_for, worst_window_p50_ms
+from bench.load_bench import ceilings, speed_probe_ms, verdict, workers_for, worst_window_p50_ms
 
 
 def result(**changes: Any) -> dict[str, Any]:
@@ -116,3 +116,8 @@ def test_processes_give_each_call_its_slot_seconds() -> None:
     assert workers_for(100) == 102  # 4 s a call: rate + 2
     assert workers_for(100, slot_seconds=4.5) == 115
     assert workers_for(10, slot_seconds=4.5) == 14
+
+
+def test_the_speed_probe_reads_milliseconds_of_cpu() -> None:
+    probes = [speed_probe_ms(rounds=2) for _ in range(2)]
+    assert all(0.5 < probe < 500 for probe in probes), probes
