@@ -278,7 +278,7 @@ def speed_probe_ms(rounds: int = 5) -> float:
     """CPU milliseconds of a fixed piece of pure Python, the best of `rounds`: run just before
     each side of a row, on the idle machine, it shows whether the VM ran at the same speed for
     both (on the tenth VM one revision's machine CPU at 80/s moved from 0.928 to 1.328 cores
-    within seven minutes)."""
+    within four minutes)."""
     best = math.inf
     for _ in range(rounds):
         start = time.thread_time()

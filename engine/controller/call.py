@@ -117,8 +117,8 @@ class CallDriver:
         self._ringing_at: float | None = None
         self._answered_at: float | None = None
         self._ended_at: float | None = None
-        """The worker's clock (time.monotonic()), as _invite_sent_at, _ringing_at and
-        _answered_at are when the worker sent them."""
+        """The worker's clock (time.monotonic()), as are _invite_sent_at, _ringing_at and
+        _answered_at, and the second legs' times."""
         self._ring_timer: asyncio.TimerHandle | None = None
         self._duration_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
@@ -243,7 +243,7 @@ class CallDriver:
             )
         elif isinstance(message, msg.CallProgress):
             if self._ringing_at is None:
-                self._ringing_at = message.progress_at or time.monotonic()
+                self._ringing_at = message.progress_at
                 self.host.log_session(
                     self.session, f"ringing ({message.sip_code} {message.reason})"
                 )
@@ -314,9 +314,9 @@ class CallDriver:
 
     # ------------------------------------------------------------------ call states
 
-    def _on_answered(self, answered_at: float | None) -> None:
+    def _on_answered(self, answered_at: float) -> None:
         self._answered = True
-        self._answered_at = answered_at or time.monotonic()
+        self._answered_at = answered_at
         self._cancel_handle(self._ring_timer)
         self.session.call_state = CallState.CONNECTED
         self.session.date_answered = utc_now()
@@ -680,14 +680,15 @@ class CallDriver:
             return
         if isinstance(message, msg.CallAnswered):
             self._cancel_handle(leg.ring_timer)
-            leg.answered_at = time.monotonic()
+            leg.answered_at = message.answered_at
             self.host.log_session(self.session, "second leg answered: bridging")
             self._send(msg.Bridge(call_id=self.main_leg, other_call_id=leg_id))
             self._deliver(ev.DialAnswered(leg.leg_id))
         elif isinstance(message, msg.CallEnded):
             self._cancel_handle(leg.ring_timer)
             del self._second_legs[leg_id]
-            duration = time.monotonic() - leg.answered_at if leg.answered_at else 0.0
+            ended_at = message.ended_at or time.monotonic()
+            duration = ended_at - leg.answered_at if leg.answered_at else 0.0
             self.host.log_session(
                 self.session, f"second leg ended: {message.sip_code} {message.reason}"
             )

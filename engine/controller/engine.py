@@ -28,7 +28,7 @@ from engine.flow.events import SessionFacts
 from engine.flow.machine import FlowRun
 from engine.flow.registry import FlowRegistry
 from engine.ipc import messages as msg
-from engine.sessions.idempotency import HEADER, IdempotencyKey, IdempotencyKeyReused
+from engine.sessions.idempotency import HEADER, IdempotencyKey
 from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now
 from engine.sessions.store import SessionStore
 from engine.sessions.validation import validate_outgoing
@@ -228,9 +228,7 @@ class Engine:
         if found is None:
             return None
         session_id, earlier = found
-        differences = earlier.differences(idempotency)
-        if differences:
-            raise IdempotencyKeyReused(idempotency.key, session_id, differences)
+        idempotency.check_repeats(earlier, session_id)
         session = self.get_session(session_id)
         if session is not None:
             log.info(

@@ -162,7 +162,7 @@ class CallProgress(Message):
     call_id: str
     sip_code: int
     reason: str
-    progress_at: float | None = None
+    progress_at: float
     """The worker's time.monotonic() when it arrived (see InviteSent)."""
 
 
@@ -183,7 +183,7 @@ class CallAnswered(Message):
 
     type: Literal["call_answered"] = "call_answered"
     call_id: str
-    answered_at: float | None = None
+    answered_at: float
     """The worker's time.monotonic() at the answer (see InviteSent): the talk time counts from
     here, not from when a busy controller reads this message."""
 

@@ -36,12 +36,15 @@ class IdempotencyKey:
         )
         return cls(key, request)
 
-    def differences(self, other: IdempotencyKey) -> list[str]:
-        """The fields (PascalCase) whose values differ between the two requests."""
-        mine, theirs = json.loads(self.request), json.loads(other.request)
-        return sorted(
+    def check_repeats(self, earlier: IdempotencyKey, session_id: str) -> None:
+        """Raises IdempotencyKeyReused unless this request asks for what `earlier`, the request
+        that created `session_id` with the same key, asked for."""
+        mine, theirs = json.loads(self.request), json.loads(earlier.request)
+        differences = sorted(
             name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name)
         )
+        if differences:
+            raise IdempotencyKeyReused(self.key, session_id, differences)
 
 
 class IdempotencyKeyReused(Exception):

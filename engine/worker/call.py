@@ -45,9 +45,8 @@ class WorkerCall(pj.Call):
         self.final_code = 0
         self.final_reason = ""
         self.last_progress = 0
-        self.answered_at: float | None = None
         self.ended_at: float | None = None
-        """time.monotonic() at the answer and at DISCONNECTED."""
+        """time.monotonic() at DISCONNECTED (CallEnded is sent later, from the loop)."""
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
         self.rtp: RtpCounts | None = None
@@ -92,7 +91,6 @@ class WorkerCall(pj.Call):
         # 183 with SDP activates media while still EARLY: that is not an answer.
         if self.confirmed and self.audio is not None and not self.answered:
             self.answered = True
-            self.answered_at = time.monotonic()
             self.worker.call_answered(self)
 
     def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:

@@ -32,8 +32,9 @@ IDLE_SELECT_SECONDS = 0.05
 timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
 0.02 to about 0.004 cores (measured, docs/sip-worker.md)."""
 TIMED_CHECK_SECONDS = 0.05
-"""How often, at most, recordings are checked for their length and silence, and MakeCalls
-waiting for capacity are retried."""
+"""How often recordings are checked for their length and silence, and the longest the loop
+waits while something is checked by the clock (recordings, MakeCalls waiting for capacity,
+the shutdown's grace period)."""
 IOQUEUE_HANDLES = 64
 """PJSIP's select ioqueue holds 64 sockets; taking a 65th aborts the process (an assertion in
 pj_ioqueue_register_sock2), and a closed socket's handle is free again only 500 ms later."""
@@ -236,7 +237,7 @@ class Worker:
     # ------------------------------------------------------------ callbacks from WorkerCall
 
     def call_answered(self, call: WorkerCall) -> None:
-        self.send(m.CallAnswered(call_id=call.call_id, answered_at=call.answered_at))
+        self.send(m.CallAnswered(call_id=call.call_id, answered_at=time.monotonic()))
         if call.answer_prompt is not None:
             self.deferred.append(lambda: self._play_answer_prompt(call))
 

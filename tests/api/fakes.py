@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.api.backend import QueueFull
 from engine.config import OwnedNumber
-from engine.sessions.idempotency import IdempotencyKey, IdempotencyKeyReused
+from engine.sessions.idempotency import IdempotencyKey
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.validation import validate_outgoing
 
@@ -42,9 +42,7 @@ class FakeBackend:
         )
         if idempotency is not None and idempotency.key in self.idempotency_keys:
             session_id, earlier = self.idempotency_keys[idempotency.key]
-            differences = earlier.differences(idempotency)
-            if differences:
-                raise IdempotencyKeyReused(idempotency.key, session_id, differences)
+            idempotency.check_repeats(earlier, session_id)
             return self.sessions[session_id]
         request = validate_outgoing(
             flow_id,
