@@ -60,12 +60,12 @@ class WorkersConfig(StrictModel):
     )
     public_address: str = "127.0.0.1"
     nice: int = Field(
-        5,
+        10,
         ge=0,
         le=19,
         description="added to the niceness of every thread of each worker: on a saturated"
         " machine the controller, which takes the API's requests, runs first instead of"
-        " falling behind them (docs/performance.md, ninth VM)",
+        " falling behind them (docs/performance.md, ninth and eleventh VMs)",
     )
     answer_prompt: bool = Field(
         True,
