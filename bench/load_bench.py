@@ -47,6 +47,7 @@ from engine.loadtest.runner import (  # noqa: E402
 )
 from engine.sipp.ports import free_udp_port, free_udp_port_range  # noqa: E402
 from engine.sipp.runner import SippUas  # noqa: E402
+from engine.sipp.socket_drops import DropWatch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
@@ -126,11 +127,14 @@ def bare_command(
 def bare_run(uas: SippUas, rate: float, calls: int, processes: int, out: Path) -> dict[str, Any]:
     rtp_base = free_udp_port_range(processes * 40)
     command = bare_command(uas, processes, rate, calls, rtp_base, "--out", str(out))
+    assert uas.process is not None
+    far_end_drops = DropWatch([uas.process.pid])
     result = subprocess.run(command, capture_output=True, text=True, timeout=calls / rate + 240)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if not lines:
         return {"error": result.stderr[-2000:]}
     summary: dict[str, Any] = json.loads(lines[-1])
+    summary["far_end_udp_drops"] = far_end_drops.since()
     if any(cause.startswith("process died") for cause in summary.get("failures_by_cause", {})):
         summary["stderr_tail"] = result.stderr[-3000:]
     return summary
@@ -255,7 +259,9 @@ def verdict(result: dict[str, Any], rate: float, calls: int) -> dict[str, Any]:
     if rtp.get("calls_without_audio_both_ways"):
         broken.append(f"{rtp['calls_without_audio_both_ways']} calls without audio both ways")
     if (rtp.get("loss_ratio") or 0.0) >= 0.01:
-        broken.append(f"RTP loss {100 * rtp['loss_ratio']:.2f}%")
+        dropped = (result.get("far_end_udp_drops") or {}).get("datagrams")
+        at_far_end = f" (SIPp's sockets dropped {dropped} datagrams)" if dropped else ""
+        broken.append(f"RTP loss {100 * rtp['loss_ratio']:.2f}%{at_far_end}")
     worst = result.get("api_to_invite_worst_window_p50_ms")
     if worst is not None and worst >= 100:
         broken.append(f"API->INVITE p50 {worst} ms in its worst 5-s window")
@@ -295,6 +301,7 @@ def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
         "achieved_rate", "api_to_invite", "api_to_invite_parts", "client_to_invite",
         "http_latency", "setup_latency", "rtp", "peak_active_calls", "answered_seconds_mean",
         "resources", "machine_cores_mean", "machine_steal_cores_mean", "late_sends_over_10ms",
+        "far_end_udp_drops",
     )  # fmt: skip
     return {key: summary.get(key) for key in keys}
 
@@ -309,6 +316,8 @@ async def rate_row(
     workers = workers_for(rate, args.slot_seconds)
     out = WORK / f"{args.kind}-{rate:g}"
     row: dict[str, Any] = {"rate": rate, "calls": calls, "workers": workers}
+    # far_end_udp_drops names ports: these are the callee's SIP port and its RTP echo's.
+    row["sipp_ports"] = {"sip": uas.port, "rtp": uas.media_port}
     if repetition:
         row["repetition"] = repetition
 

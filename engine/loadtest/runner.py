@@ -27,6 +27,7 @@ from engine.loadtest.records import EventRecorder
 from engine.loadtest.report import write_report
 from engine.sipp.ports import free_tcp_port
 from engine.sipp.runner import SippUas
+from engine.sipp.socket_drops import DropWatch
 
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
 DEFAULT_SCENARIO = "uas-answer-echo-wait-bye"
@@ -219,6 +220,7 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
         sipp_pids = [uas.process.pid] if uas is not None and uas.process else []
         if options.callee_pid is not None:
             sipp_pids.append(options.callee_pid)
+        far_end_drops = DropWatch(sipp_pids)
         async with contextlib.AsyncExitStack() as stack:
             recorder: EventRecorder | None = None
             client_pids: list[int] = []
@@ -260,8 +262,15 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
                     )
                     records = await driver.run(final_wait=options.final_wait)
                     origin = driver.origin
+        far_end = far_end_drops.since() if sipp_pids else None
     summary = write_report(
-        options.out_dir, records, origin, options.rate, samples=sampler.samples, meta=meta
+        options.out_dir,
+        records,
+        origin,
+        options.rate,
+        samples=sampler.samples,
+        meta=meta,
+        far_end_udp_drops=far_end,
     )
     if recorder is not None:
         recorder.close()

@@ -41,6 +41,17 @@ def test_each_broken_rule_is_named() -> None:
     ]
 
 
+def test_rtp_loss_names_what_the_far_end_dropped() -> None:
+    run = result(
+        rtp={"calls_without_audio_both_ways": 0, "loss_ratio": 0.0174},
+        far_end_udp_drops={"datagrams": 129763, "by_port": {"58778": 129763}},
+    )
+
+    assert verdict(run, 60, 600)["broken"] == [
+        "RTP loss 1.74% (SIPp's sockets dropped 129763 datagrams)"
+    ]
+
+
 def test_a_queue_that_builds_up_for_one_window_is_not_sustained(tmp_path: Path) -> None:
     fast = [{"scheduled": i / 10, "api_to_invite": 0.01} for i in range(100)]
     queued = [{"scheduled": 10 + i / 10, "api_to_invite": 1.2} for i in range(50)]
