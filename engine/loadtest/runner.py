@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from engine.config import EngineConfig, HttpConfig
+from engine.config import EngineConfig
 from engine.controller.engine import Engine
 from engine.controller.serve_cli import api_with_temporary_key
 from engine.errors import EngineError
@@ -143,7 +143,7 @@ def load_config_for(config: EngineConfig, options: LoadOptions, sipp_port: int) 
             "workers": workers,
             "store": store,
             "flows_dir": options.flows_dir or FLOWS_DIR,
-            "http": HttpConfig(host="127.0.0.1", port=free_tcp_port()),
+            "http": config.http.model_copy(update={"host": "127.0.0.1", "port": free_tcp_port()}),
             "mqtt": config.mqtt.model_copy(update={"url": options.mqtt_url}),
         }
     )
