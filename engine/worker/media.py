@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import pjsua2 as pj
 
@@ -51,6 +52,47 @@ class Playback(pj.AudioMediaPlayer):
     def onEof2(self) -> None:
         if not self.loop:
             self._on_eof(self)
+
+
+Player = TypeVar("Player")
+
+
+class EndedPlayers(Generic[Player]):
+    """Players that have ended, kept until no PJSIP thread is inside one of their callbacks.
+
+    A player's EOF callback runs on PJSIP's media event thread, which holds a reference to the
+    player while it runs. If the polling thread has dropped the player meanwhile, that
+    reference is the last and the player is destroyed on the event thread: its destructor waits
+    for the conference bridge's mutex, which the clock thread holds while it waits, in
+    `pjmedia_event_unsubscribe`, for that same callback to return. Deadlock: measured on
+    2026-11-28 (docs/field-notes.md, eleventh VM). So the polling thread keeps ended players
+    here and drops each only once nothing else refers to it.
+    """
+
+    def __init__(self) -> None:
+        self._players: list[Player] = []
+        self._held_by_us = self._references_held_by_us()
+
+    def add(self, player: Player) -> None:
+        self._players.append(player)
+
+    def release_unreferenced(self) -> None:
+        """Drop (and so destroy) each player that only this list refers to."""
+        if self._players:
+            self._players = [p for p in self._players if sys.getrefcount(p) > self._held_by_us]
+
+    def clear(self) -> None:
+        self._players.clear()
+
+    def __len__(self) -> int:
+        return len(self._players)
+
+    @staticmethod
+    def _references_held_by_us() -> int:
+        """What `sys.getrefcount` reads in `release_unreferenced` for a player nothing else
+        refers to (the list, the comprehension's variable, the call's argument)."""
+        probe = [object()]
+        return next(sys.getrefcount(p) for p in probe)
 
 
 class Recording:

@@ -22,7 +22,7 @@ from engine.ipc.doorbell import Doorbell
 from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
 from engine.worker.channel import Channel
-from engine.worker.media import Playback, Recording, StopReason, write_beep
+from engine.worker.media import EndedPlayers, Playback, Recording, StopReason, write_beep
 from engine.worker.pjerrors import PJ_ETOOMANY, Failure, from_pj_error
 
 log = logging.getLogger("engine.worker")
@@ -68,6 +68,8 @@ class Worker:
         self.accounts: dict[str, pj.Account] = {}
         self.calls: dict[str, WorkerCall] = {}
         self.playbacks: dict[str, Playback] = {}
+        self.ended_players: EndedPlayers[Playback] = EndedPlayers()
+        """Players are destroyed from here, on this thread, never on PJSIP's event thread."""
         self.recordings: dict[str, Recording] = {}
         # Work queued by callbacks (append/popleft are atomic, so a callback on a PJSIP
         # thread may queue too); run by the loop outside any callback.
@@ -147,6 +149,7 @@ class Worker:
             self._retry_waiting()
             for message in self.channel.poll(0 if busy else IDLE_SELECT_SECONDS):
                 self._dispatch(message)
+            self.ended_players.release_unreferenced()
             if self.channel.closed and not self.stopping:
                 log.info("controller gone: shutting down")
                 self._shutdown(m.Shutdown())
@@ -163,8 +166,7 @@ class Worker:
 
     def _destroy(self) -> None:
         self._run_deferred()
-        for playback in list(self.playbacks.values()):
-            self._end_playback(playback, stopped=True)
+        self._end_all_playbacks()
         for recording in list(self.recordings.values()):
             self._end_recording(recording, "hangup")
         for message, _ in self.waiting_for_capacity:
@@ -175,10 +177,16 @@ class Worker:
             self._send_call_ended(call, 500, "worker shut down")
         self.calls.clear()
         self.accounts.clear()
+        self.ended_players.clear()
         gc.collect()
         self.ep.libDestroy()
         self._doorbell.close()
         self._tmp.cleanup()
+
+    def _end_all_playbacks(self) -> None:
+        # A method of its own: no local variable keeps a player past libDestroy().
+        for playback in list(self.playbacks.values()):
+            self._end_playback(playback, stopped=True)
 
     def send(self, message: m.Message) -> None:
         self.channel.send(message)
@@ -470,8 +478,7 @@ class Worker:
             if playback.hangup_after is not None and not stopped:
                 due = time.monotonic() + playback.hangup_after
                 heapq.heappush(self.hangups_due, (due, playback.call_id))
-        # Dropping the last reference destroys the player (SWIG destructor).
-        del playback
+        self.ended_players.add(playback)
 
     def _stop_playback(self, msg: m.StopPlayback) -> None:
         playback = self.playbacks.get(_playback_key(msg.call_id, msg.playback_id))
@@ -531,7 +538,7 @@ class Worker:
         if recording.beep is not None:
             beep, recording.beep = recording.beep, None
             self.playbacks.pop(f"beep:{id(beep)}", None)
-            del beep
+            self.ended_players.add(beep)
         duration = recording.close()
         self.send(
             m.RecordingDone(
