@@ -47,7 +47,7 @@ from engine.loadtest.runner import (  # noqa: E402
 )
 from engine.sipp.ports import free_udp_port, free_udp_port_range  # noqa: E402
 from engine.sipp.runner import SippUas  # noqa: E402
-from engine.sipp.socket_drops import DropWatch  # noqa: E402
+from engine.sipp.socket_drops import DropWatch, parse_udp_table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
@@ -575,9 +575,8 @@ def _spawned_children(pid: int) -> list[int]:
 
 
 def _bound_udp_ports(first: int, count: int) -> int:
-    lines = Path("/proc/net/udp").read_text().splitlines()[1:]
-    ports = (int(line.split()[1].split(":")[1], 16) for line in lines)
-    return sum(1 for port in ports if first <= port < first + count)
+    sockets = parse_udp_table(Path("/proc/net/udp").read_text().splitlines())
+    return sum(1 for port, _ in sockets.values() if first <= port < first + count)
 
 
 def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:

@@ -64,9 +64,9 @@ class EndedPlayers(Generic[Player]):
     player while it runs. If the polling thread has dropped the player meanwhile, that
     reference is the last and the player is destroyed on the event thread: its destructor waits
     for the conference bridge's mutex, which the clock thread holds while it waits, in
-    `pjmedia_event_unsubscribe`, for that same callback to return. Deadlock: measured on
-    2026-11-28 (docs/field-notes.md, eleventh VM). So the polling thread keeps ended players
-    here and drops each only once nothing else refers to it.
+    `pjmedia_event_unsubscribe`, for that same callback to return. Deadlock, seen in a hung
+    worker's core on 2026-11-28 (docs/field-notes.md, eleventh VM). So the polling thread keeps
+    ended players here and drops each only once nothing else refers to it.
     """
 
     def __init__(self) -> None:
