@@ -190,15 +190,16 @@ class WorkerPool:
         starting = sum(1 for w in self.workers.values() if w.state is WorkerState.STARTING)
         return starting + len(self._starting_slots)
 
-    def _grow_ahead(self) -> None:
-        """Start a worker in the background when less than one worker's worth of slots is free.
+    def _grow_ahead(self, free_slots: int, starting: int) -> None:
+        """Start a worker in the background when less than one worker's worth of slots is free
+        (`free_slots` on ready workers, `starting` workers on their way).
 
         Spawning takes about 0.25 s; growing only when a call finds no slot would stall the
         dialer for that long every `calls_per_worker` calls during a ramp.
         """
         if self._closing or self.worker_count() >= self.config.max_workers:
             return
-        headroom = self.free_slots() + self._starting_count() * self.config.calls_per_worker
+        headroom = free_slots + starting * self.config.calls_per_worker
         if headroom >= self.config.calls_per_worker:
             return
 
@@ -231,20 +232,36 @@ class WorkerPool:
                 worker = await self._spawn()
                 if worker.free >= slots:
                     worker.reserved += slots
-                    self._grow_ahead()
+                    self._grow_ahead(self.free_slots(), self._starting_count())
                     return worker
                 continue
             await self._capacity_changed.wait()
 
     def try_acquire(self, slots: int = 1) -> Worker | None:
-        """Reserve `slots` legs on the least loaded ready worker that has them, if one has."""
-        candidates = [w for w in self.workers.values() if w.free >= slots]
-        if not candidates:
+        """Reserve `slots` legs on the least loaded ready worker that has them, if one has.
+
+        One pass over the pool, which also counts what `_grow_ahead` needs: on every call, with
+        a worker per call a second at high rates (py-spy at 104/s: 4% of the controller when
+        this took four passes)."""
+        best: Worker | None = None
+        best_load = 0
+        free_slots = 0
+        starting = len(self._starting_slots)
+        for worker in self.workers.values():
+            if worker.state is not WorkerState.READY:
+                starting += worker.state is WorkerState.STARTING
+                continue
+            load = len(worker.legs) + worker.reserved
+            free_slots += worker.capacity - load
+            if worker.capacity - load >= slots and (
+                best is None or load < best_load or (load == best_load and worker.slot < best.slot)
+            ):
+                best, best_load = worker, load
+        if best is None:
             return None
-        worker = min(candidates, key=lambda w: (w.load, w.slot))
-        worker.reserved += slots
-        self._grow_ahead()
-        return worker
+        best.reserved += slots
+        self._grow_ahead(free_slots - slots, starting)
+        return best
 
     def bind_leg(self, worker: Worker, leg_id: str) -> None:
         """Turn one reserved slot into a leg (just before its MakeCall is sent)."""
