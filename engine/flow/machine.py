@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from engine.errors import FlowError, FlowRuntimeError
@@ -33,6 +33,8 @@ from engine.flow.steps.hangup import HangupStep
 from engine.flow.steps.pause import PauseStep
 
 MAX_SUBFLOW_DEPTH = 16
+_FACT_FIELDS = tuple(f.name for f in fields(SessionFacts) if f.name != "extra")
+"""`session.*` variables from SessionFacts' own fields; they win over `extra`'s."""
 
 
 @dataclass
@@ -56,9 +58,13 @@ class FlowRun:
         self.finished = False
         self._lookup = registry_lookup
         self._max_steps = max_steps_without_wait
-        variables = copy.deepcopy(dict(flow.variables))
-        facts_dict = asdict(facts)
-        variables["session"] = {**facts_dict.pop("extra"), **facts_dict}
+        # Built field by field: dataclasses.asdict deep-copies every field, and a FlowRun is
+        # made twice a call (the rehearsal at dialling, the run at the answer).
+        variables = copy.deepcopy(dict(flow.variables)) if flow.variables else {}
+        session = copy.deepcopy(facts.extra) if facts.extra else {}
+        for name in _FACT_FIELDS:
+            session[name] = getattr(facts, name)
+        variables["session"] = session
         self._ctx = RunContext(variables)
         self._ctx.fixed_tail = self._fixed_tail
         self._frames = [_Frame(flow, None)]

@@ -1,5 +1,6 @@
 """The interpreter as a whole: ids, stale events, hang-ups, errors."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from engine.flow.events import (
     TimerFired,
     WebhookCompleted,
 )
+from engine.flow.machine import FlowRun
 from engine.flow.model import Flow
-from tests.flow.helpers import first, flow_from, of, results, start
+from tests.flow.helpers import FACTS, first, flow_from, of, results, start
 
 
 def _greeting(tmp_path: Path, **top: Any) -> Flow:
@@ -113,3 +115,16 @@ def test_session_facts_are_variables(tmp_path: Path) -> None:
     run, _ = start(_greeting(tmp_path))
     assert run.variables["session"]["destination"] == "+12025550100"
     assert run.variables["session"]["id"] == "s-1"
+
+
+def test_session_variables_are_the_facts_over_extra_and_copied_per_run(tmp_path: Path) -> None:
+    facts = replace(FACTS, extra={"id": "not-the-session-id", "tags": ["a"]})
+    flow = flow_from(tmp_path, {"bye": {"type": "hangup"}})
+    first_run, second_run = FlowRun(flow, facts), FlowRun(flow, facts)
+
+    session = first_run.variables["session"]
+    assert session["id"] == "s-1" and session["answered_at"] == FACTS.answered_at
+    assert session["tags"] == ["a"]
+    session["tags"].append("b")
+    assert facts.extra["tags"] == ["a"]
+    assert second_run.variables["session"]["tags"] == ["a"]
