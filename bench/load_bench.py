@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ WORK = ROOT / "var" / "bench"
 CALL_SECONDS = 3.0
 DESTINATION = "+18144043093"
 
+
+RMEM_DEFAULT = Path("/proc/sys/net/core/rmem_default")
+FAR_END_RMEM_DEFAULT = 8 * 2**20
+"""The default UDP receive buffer a run raises the machine's to. SIPp's `-buff_size` sets only
+its SIP sockets; its one RTP echo socket, shared by every call of both sides, gets the kernel's
+default: 212,992 bytes on a fresh VM, where it overflowed at 120 calls/s whenever SIPp waited
+for a core (12,708 datagrams dropped, `rate-20261202-155526.json`). 118 of the 121 rate files
+before 2026-12-02 ran at 8 MiB, set by hand with sysctl."""
 
 SLOT_SECONDS = CALL_SECONDS + 1.0
 """How long to plan a call's slot for: the 3-s flow, setup and hang-up, and a margin (near
@@ -391,10 +400,35 @@ def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def udp_receive_buffers(size: int, setting: Path = RMEM_DEFAULT) -> Iterator[dict[str, Any]]:
+    """The machine's default UDP receive buffer at least `size` bytes while the run lasts (0:
+    left as it is), put back afterwards. Yields what the result file records: the value before
+    and, when it could not be raised (not root), why."""
+    before = int(setting.read_text().split()[0])
+    record: dict[str, Any] = {"udp_rmem_default_before_run": before}
+    if not size or before >= size:
+        yield record
+        return
+    try:
+        setting.write_text(f"{size}\n")
+    except OSError as exc:
+        record["udp_rmem_default_not_raised"] = f"{setting}: {exc.strerror or exc}"
+        print(f"warning: could not raise {setting} to {size}: {exc}", file=sys.stderr)
+        yield record
+        return
+    try:
+        yield record
+    finally:
+        setting.write_text(f"{before}\n")
+
+
 async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
-    machine = describe_machine()  # now: the revision measured, not the one at the end
     rows: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
+        buffers = stack.enter_context(udp_receive_buffers(args.udp_rmem_default))
+        # Now: the revision measured, not the one at the end; and the buffer the run has.
+        machine = {**describe_machine(), **buffers}
         args.mqtt_url = None
         if getattr(args, "mqtt", False):
             args.mqtt_url = stack.enter_context(MosquittoBroker()).url
@@ -690,6 +724,13 @@ def main() -> None:
     p = sub.add_parser("soak")
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--rate", type=float, default=50)
+    for p in sub.choices.values():
+        p.add_argument(
+            "--udp-rmem-default", type=int, default=FAR_END_RMEM_DEFAULT, metavar="BYTES",
+            help="raise net.core.rmem_default to at least BYTES for the run and put it back"
+            " after (needs root; 0: leave it), so SIPp's RTP echo socket, which both sides"
+            f" share, does not overflow first (default {FAR_END_RMEM_DEFAULT})",
+        )  # fmt: skip
     for p in (sub.choices["latency"], sub.choices["rate"], sub.choices["soak"]):
         p.add_argument(
             "--mqtt", action="store_true",

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PosixPath
 from typing import Any
 
-from bench.load_bench import ceilings, speed_probe_ms, verdict, workers_for, worst_window_p50_ms
+from bench.load_bench import (
+    ceilings,
+    speed_probe_ms,
+    udp_receive_buffers,
+    verdict,
+    workers_for,
+    worst_window_p50_ms,
+)
 
 
 def result(**changes: Any) -> dict[str, Any]:
@@ -132,3 +139,39 @@ def test_processes_give_each_call_its_slot_seconds() -> None:
 def test_the_speed_probe_reads_milliseconds_of_cpu() -> None:
     probes = [speed_probe_ms(rounds=2) for _ in range(2)]
     assert all(0.5 < probe < 500 for probe in probes), probes
+
+
+def _setting(tmp_path: Path, value: int) -> Path:
+    setting = tmp_path / "rmem_default"
+    setting.write_text(f"{value}\n")
+    return setting
+
+
+def test_the_receive_buffer_is_raised_for_the_run_and_put_back(tmp_path: Path) -> None:
+    setting = _setting(tmp_path, 212992)
+    with udp_receive_buffers(8388608, setting) as record:
+        assert setting.read_text() == "8388608\n"
+        assert record == {"udp_rmem_default_before_run": 212992}
+    assert setting.read_text() == "212992\n"
+
+
+def test_a_larger_buffer_or_size_0_leaves_the_machine_alone(tmp_path: Path) -> None:
+    setting = _setting(tmp_path, 16777216)
+    with udp_receive_buffers(8388608, setting):
+        assert setting.read_text() == "16777216\n"
+    setting = _setting(tmp_path, 212992)
+    with udp_receive_buffers(0, setting):
+        assert setting.read_text() == "212992\n"
+
+
+class _ReadOnly(PosixPath):
+    def write_text(self, *args: Any, **kwargs: Any) -> int:
+        raise PermissionError(13, "Permission denied")
+
+
+def test_a_buffer_that_cannot_be_raised_is_recorded_with_why(tmp_path: Path) -> None:
+    setting = _ReadOnly(_setting(tmp_path, 212992))
+    with udp_receive_buffers(8388608, setting) as record:
+        assert record["udp_rmem_default_before_run"] == 212992
+        assert "Permission denied" in record["udp_rmem_default_not_raised"]
+    assert setting.read_text() == "212992\n"
