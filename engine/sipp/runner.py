@@ -22,6 +22,7 @@ from engine.sipp.ports import (
     tcp_port_is_free,
     udp_port_is_free,
 )
+from engine.sipp.socket_drops import udp_drops
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sipp-scenarios"
 SIPP = "sipp"
@@ -143,7 +144,7 @@ class SippUas:
             )
         deadline = time.monotonic() + self.ready_timeout
         port_is_free = udp_port_is_free if self.transport == "udp" else tcp_port_is_free
-        while port_is_free(self.port, HOST):
+        while port_is_free(self.port, HOST) or not self._media_bound():
             if self.process.poll() is not None:
                 raise SippError(f"sipp exited with {self.process.returncode}: {self.diagnostics()}")
             if time.monotonic() > deadline:
@@ -153,6 +154,15 @@ class SippUas:
                 )
             time.sleep(0.01)
         return self
+
+    def _media_bound(self) -> bool:
+        """SIPp holds its echo's audio and video ports. It binds them after its SIP port, and
+        exits if one is taken: returning at the SIP port alone raced that exit on a busy
+        machine (CI, 2026-12-02)."""
+        if not self.rtp_echo or self.process is None:
+            return True
+        held = udp_drops(self.process.pid)
+        return self.media_port in held and self.media_port + 2 in held
 
     def wait(self, timeout: float) -> int:
         """SIPp's exit code (0: every call passed, 1: some failed) once it exits by itself."""
