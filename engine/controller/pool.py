@@ -252,8 +252,9 @@ class WorkerPool:
                 starting += worker.state is WorkerState.STARTING
                 continue
             load = len(worker.legs) + worker.reserved
-            free_slots += worker.capacity - load
-            if worker.capacity - load >= slots and (
+            free = worker.capacity - load
+            free_slots += free
+            if free >= slots and (
                 best is None or load < best_load or (load == best_load and worker.slot < best.slot)
             ):
                 best, best_load = worker, load
