@@ -8,7 +8,6 @@ it asks otherwise); otherwise JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -89,10 +88,7 @@ def media_type_format(media_type: str) -> Format | None:
 def render(
     dto: Dto, fmt: Format, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    if fmt is Format.XML:
-        content = to_xml(dto)
-    else:
-        content = json.dumps(dto.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    content = to_xml(dto) if fmt is Format.XML else dto.model_dump_json(by_alias=True)
     return Response(
         content.encode("utf-8"),
         status_code=status_code,

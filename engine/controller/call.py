@@ -138,26 +138,6 @@ class CallDriver:
         that very prompt."""
         self._second_legs: dict[str, SecondLeg] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            cmd.PlayAudio: self._play_audio,
-            cmd.HangupAfterPlayback: self._hangup_after_playback,
-            cmd.Speak: self._speak,
-            cmd.StopPlayback: self._stop_playback,
-            cmd.StartRecording: self._start_recording,
-            cmd.StopRecording: self._stop_recording,
-            cmd.SetTimer: self._set_timer,
-            cmd.CancelTimer: self._cancel_timer,
-            cmd.SendDigits: self._send_digits,
-            cmd.TransferCall: self._transfer,
-            cmd.DialLeg: self._dial_leg,
-            cmd.HangupLeg: self._hangup_leg,
-            cmd.CallWebhook: self._call_webhook,
-            cmd.Hangup: self._hangup,
-            cmd.StepStarted: self._step_started,
-            cmd.StepFinished: self._step_finished,
-            cmd.Log: self._log_command,
-            cmd.FlowFinished: self._flow_finished,
-        }
 
     # ------------------------------------------------------------------ placement
 
@@ -480,11 +460,11 @@ class CallDriver:
 
     def _execute(self, commands: list[Any]) -> None:
         for command in commands:
-            handler = self._handlers.get(type(command))
+            handler = _COMMAND_HANDLERS.get(type(command))
             if handler is None:
                 self.host.log_session(self.session, f"unsupported flow command {command!r}")
                 continue
-            handler(command)
+            handler(self, command)
 
     def _media_allowed(self) -> bool:
         return self._answered and not self._main_ended and not self._hangup_requested
@@ -811,6 +791,30 @@ class CallDriver:
     def _cancel_handle(handle: asyncio.TimerHandle | None) -> None:
         if handle is not None:
             handle.cancel()
+
+
+_COMMAND_HANDLERS: dict[type, Callable[[CallDriver, Any], None]] = {
+    cmd.PlayAudio: CallDriver._play_audio,
+    cmd.HangupAfterPlayback: CallDriver._hangup_after_playback,
+    cmd.Speak: CallDriver._speak,
+    cmd.StopPlayback: CallDriver._stop_playback,
+    cmd.StartRecording: CallDriver._start_recording,
+    cmd.StopRecording: CallDriver._stop_recording,
+    cmd.SetTimer: CallDriver._set_timer,
+    cmd.CancelTimer: CallDriver._cancel_timer,
+    cmd.SendDigits: CallDriver._send_digits,
+    cmd.TransferCall: CallDriver._transfer,
+    cmd.DialLeg: CallDriver._dial_leg,
+    cmd.HangupLeg: CallDriver._hangup_leg,
+    cmd.CallWebhook: CallDriver._call_webhook,
+    cmd.Hangup: CallDriver._hangup,
+    cmd.StepStarted: CallDriver._step_started,
+    cmd.StepFinished: CallDriver._step_finished,
+    cmd.Log: CallDriver._log_command,
+    cmd.FlowFinished: CallDriver._flow_finished,
+}
+"""What carries out each flow command (one table for every call, not a dict of bound methods
+made per call)."""
 
 
 def _rtp_fields(rtp: msg.RtpCounts | None) -> dict[str, int | float | None]:

@@ -175,7 +175,7 @@ class Engine:
             flow_id,
             number_to_dial,
             caller_id,
-            flow_ids=self.flows.ids(),
+            flow_ids=self.flows,
             numbers=self.config.numbers,
             usable_trunks=self.dialers.keys(),
             rng=self._rng,
@@ -289,7 +289,8 @@ class Engine:
         entry = LogEntry(utc_now(), message)
         session.log.append(entry)
         self.store.append_log(session.id, len(session.log) - 1, entry)
-        log.debug("%s", message, extra={"session_id": session.id})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s", message, extra={"session_id": session.id})
 
     def save_session(self, session: Session) -> None:
         self.store.save(session)

@@ -14,6 +14,10 @@ from pathlib import Path
 
 from engine.errors import CallError
 
+PATHS_REMEMBERED = 4096
+"""Prompts whose cache path is kept in memory (a flow's prompts repeat call after call; the
+texts made from a template may not, so past this the memory starts afresh)."""
+
 
 class TtsCache:
     def __init__(self, cache_dir: Path, default_voice: str, sample_rate: int = 8000) -> None:
@@ -21,11 +25,18 @@ class TtsCache:
         self.default_voice = default_voice
         self.sample_rate = sample_rate
         self._pending: dict[Path, asyncio.Task[None]] = {}
+        self._paths: dict[tuple[str, str | None, int | None], Path] = {}
 
     def path_for(self, text: str, voice: str | None, rate_wpm: int | None) -> Path:
-        key = f"{voice or self.default_voice}\0{rate_wpm or 0}\0{self.sample_rate}\0{text}"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return self.cache_dir / digest[:2] / f"{digest}.wav"
+        asked = (text, voice, rate_wpm)
+        path = self._paths.get(asked)
+        if path is None:
+            if len(self._paths) >= PATHS_REMEMBERED:
+                self._paths.clear()
+            key = f"{voice or self.default_voice}\0{rate_wpm or 0}\0{self.sample_rate}\0{text}"
+            digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+            path = self._paths[asked] = self.cache_dir / digest[:2] / f"{digest}.wav"
+        return path
 
     def rendered(
         self, text: str, voice: str | None = None, rate_wpm: int | None = None

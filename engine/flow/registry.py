@@ -18,6 +18,8 @@ class FlowRegistry:
         self.flows_dir = Path(flows_dir)
         self._flows: dict[str, Flow] = {}
         self._mtimes: dict[str, float] = {}
+        self._step_type_use: dict[tuple[str, str], bool] = {}
+        """uses_step_type's answers, until a flow is loaded, reloaded or removed."""
 
     def _files(self) -> dict[str, Path]:
         if not self.flows_dir.is_dir():
@@ -39,6 +41,7 @@ class FlowRegistry:
         if problems:
             raise InvalidFlow(problems)
         self._flows = flows
+        self._step_type_use.clear()
 
     def ids(self) -> list[str]:
         return sorted(self._flows)
@@ -52,6 +55,13 @@ class FlowRegistry:
 
     def uses_step_type(self, flow_id: str, step_type: str) -> bool:
         """Whether the flow (or a subflow it runs) has a step of this type, e.g. 'dial'."""
+        key = (flow_id, step_type)
+        known = self._step_type_use.get(key)
+        if known is None:
+            known = self._step_type_use[key] = self._find_step_type(flow_id, step_type)
+        return known
+
+    def _find_step_type(self, flow_id: str, step_type: str) -> bool:
         seen: set[str] = set()
         todo = [flow_id]
         while todo:
@@ -81,6 +91,7 @@ class FlowRegistry:
             log.info("flow %s removed", flow_id)
             del self._flows[flow_id]
             self._mtimes.pop(flow_id, None)
+            self._step_type_use.clear()
         for flow_id, path in files.items():
             mtime = path.stat().st_mtime
             if self._mtimes.get(flow_id) == mtime:
@@ -95,4 +106,5 @@ class FlowRegistry:
             else:
                 log.info("flow %s (re)loaded", flow_id)
                 self._flows[flow_id] = flow
+                self._step_type_use.clear()
         return problems

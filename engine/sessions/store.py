@@ -144,8 +144,9 @@ class SessionStore:
                 self._schedule_flush()
 
     def append_log(self, session_id: str, seq: int, entry: LogEntry) -> None:
+        row = (session_id, seq, entry.date.isoformat(), entry.message)
         with self._lock:
-            self._pending_logs.extend(self._log_rows(session_id, [entry], first_seq=seq))
+            self._pending_logs.append(row)
             self._schedule_flush()
 
     def flush(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -12,6 +12,8 @@ import phonenumbers
 from engine.config import OwnedNumber
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+_E164_SHAPE = re.compile(r"\+[1-9]\d{1,14}")
+_SYSTEM_RANDOM = random.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def normalise_e164(raw: str) -> str | None:
     """E.164 form of `raw`, or None. Spaces, dashes, dots and brackets may be dropped;
     the leading + and country code may not."""
     compact = _SEPARATORS.sub("", raw)
-    if not re.fullmatch(r"\+[1-9]\d{1,14}", compact):
+    if not _E164_SHAPE.fullmatch(compact):
         return None
     try:
         parsed = phonenumbers.parse(compact, None)
@@ -58,7 +60,7 @@ def validate_outgoing(
     number_to_dial: str | None,
     caller_id: str | None,
     *,
-    flow_ids: Collection[str],
+    flow_ids: Container[str],
     numbers: Sequence[OwnedNumber],
     usable_trunks: Collection[str],
     rng: random.Random | None = None,
@@ -106,7 +108,7 @@ def validate_outgoing(
             FieldError("CallerId", "no owned phone number is usable on a trunk", "NoCallerId")
         )
     else:
-        chosen = (rng or random.SystemRandom()).choice(usable)
+        chosen = (rng or _SYSTEM_RANDOM).choice(usable)
 
     if errors:
         raise ValidationFailed(errors)

@@ -149,3 +149,12 @@ async def test_xml_text_is_escaped(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     ElementTree.fromstring(response.content)
     assert "&lt;&amp;&gt;" in response.text
+
+
+async def test_json_text_is_utf8_not_escaped(client: httpx.AsyncClient) -> None:
+    response = await client.get("/sessions/caf\u00e9")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert "caf\u00e9".encode() in response.content
+    assert "caf\u00e9" in response.json()["responseStatus"]["message"]

@@ -6,6 +6,9 @@ import asyncio
 import wave
 from pathlib import Path
 
+import pytest
+
+from engine.controller import tts
 from engine.controller.tts import TtsCache
 
 
@@ -38,3 +41,19 @@ async def test_a_caller_cancelled_while_it_waits_leaves_the_rendering_to_the_oth
 
     assert path == cache.rendered("Hold the line, please.")
     assert first.cancelled()
+
+
+def test_each_prompt_keeps_its_own_path_when_the_memory_of_paths_starts_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tts, "PATHS_REMEMBERED", 2)
+    cache = TtsCache(tmp_path, "en-us")
+    asked = [("One.", None, None), ("Two.", None, None), ("One.", None, 200), ("Two.", "fr", None)]
+    first = [cache.path_for(*prompt) for prompt in asked]
+
+    again = [cache.path_for(*prompt) for prompt in reversed(asked)]
+
+    assert len(set(first)) == len(asked)
+    assert again == list(reversed(first))
+    assert len(cache._paths) <= 2
+    assert first[0] == TtsCache(tmp_path, "en-us").path_for("One.", None, None)

@@ -68,3 +68,26 @@ def test_uses_step_type_follows_subflows(tmp_path: Path) -> None:
     registry.load_all()
     assert registry.uses_step_type("top", "dial")
     assert not registry.uses_step_type("top", "record")
+
+
+def test_uses_step_type_answers_anew_after_a_reload(tmp_path: Path) -> None:
+    leaf = tmp_path / "leaf.yaml"
+    _write(leaf, "name: l\nstart: d\nsteps:\n  d: {type: dial, target: x}\n", 1000)
+    _write(
+        tmp_path / "top.yaml", "name: t\nstart: s\nsteps:\n  s: {type: subflow, flow: leaf}\n", 1
+    )
+    registry = FlowRegistry(tmp_path)
+    registry.load_all()
+    assert registry.uses_step_type("top", "dial")
+
+    _write(leaf, GOOD.format(name="l"), 2000)  # the subflow no longer dials
+    registry.reload_changed()
+    assert not registry.uses_step_type("top", "dial")
+
+    _write(leaf, "name: l\nstart: d\nsteps:\n  d: {type: dial, target: x}\n", 3000)
+    registry.reload_changed()
+    assert registry.uses_step_type("top", "dial")
+
+    leaf.unlink()  # a removed subflow
+    registry.reload_changed()
+    assert not registry.uses_step_type("top", "dial")
