@@ -54,20 +54,40 @@ class SessionFilter(logging.Filter):
         return True
 
 
+_MARKERS = ("authorization", "passw", "secret")
+"""What `_AUTHORIZATION` and `_PASSWORD_FIELD` cannot match without, in lower case (`_API_KEY`
+needs "ve_")."""
+
+
 class Redactor:
     """Masks configured secrets, API keys, Authorization header values and password fields."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is masked whole.
-        literal = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._secrets = re.compile("|".join(map(re.escape, literal))) if literal else None
+        self._literal = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = (
+            re.compile("|".join(map(re.escape, self._literal))) if self._literal else None
+        )
 
     def __call__(self, text: str) -> str:
+        # Most lines hold nothing to mask: the four patterns only run on those that might.
+        if not self._may_hold_a_secret(text):
+            return text
         if self._secrets is not None:
             text = self._secrets.sub(MASK, text)
         text = _AUTHORIZATION.sub(rf"\g<1>{MASK}", text)
         text = _PASSWORD_FIELD.sub(rf"\g<1>{MASK}", text)
         return _API_KEY.sub(f"ve_{MASK}", text)
+
+    def _may_hold_a_secret(self, text: str) -> bool:
+        # Not ASCII: with IGNORECASE the patterns also match four other letters (U+017F long s,
+        # U+212A Kelvin sign, U+0131 dotless i, U+0130 dotted capital I).
+        if not text.isascii() or "ve_" in text:
+            return True
+        if any(secret in text for secret in self._literal):
+            return True
+        lowered = text.lower()
+        return any(marker in lowered for marker in _MARKERS)
 
 
 class RedactionFilter(logging.Filter):
@@ -143,6 +163,12 @@ def setup_logging(
     config: LoggingConfig, secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> logging.Handler:
     """Install the engine's handler on the root logger (replacing one installed before)."""
+    # Neither format shows the caller's file and line, the thread or the process: the logging
+    # HOWTO's "Optimization" switches stop each record from looking them up.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if config.format == "json" else TextFormatter())

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.config import LoggingConfig
-from engine.logs import bind_session, setup_logging
+from engine.logs import Redactor, bind_session, setup_logging
 
 
 @pytest.fixture
@@ -73,3 +73,25 @@ def test_json_format_is_one_object_per_line(output: io.StringIO) -> None:
     assert first["message"] == "line one\nline two ***"
     assert first["timestamp"].endswith("Z")
     assert "ValueError: bad" in second["exception"]
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        (
+            "call.answered post_dial_delay_seconds=0.01",
+            "call.answered post_dial_delay_seconds=0.01",
+        ),
+        ("PASSWD=abc123 next", "PASSWD=*** next"),
+        ("Proxy-AUTHORIZATION: Digest x\r\nVia: y", "Proxy-AUTHORIZATION: ***\r\nVia: y"),
+        ('{"Secret": "t0ps"}', '{"Secret": "***"}'),
+        ("key ve_AbCdEf123456 used", "key ve_*** used"),
+        ("trunk pw is tr-unk-pw", "trunk pw is ***"),
+        # IGNORECASE matches these four non-ASCII letters too: the patterns still run on them.
+        ("pa\u017f\u017fword=hunter2", "pa\u017f\u017fword=***"),
+        ("author\u0131zation: Basic x", "author\u0131zation: ***"),
+        ("caf\u00e9 opened", "caf\u00e9 opened"),
+    ],
+)
+def test_a_line_is_masked_exactly_where_a_pattern_matches(line: str, masked: str) -> None:
+    assert Redactor(["tr-unk-pw"])(line) == masked
