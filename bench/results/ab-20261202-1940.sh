@@ -1,5 +1,6 @@
 #!/bin/bash
 # A/B: base (d229f5b) vs new (working tree), engine alone at $1/s for $2 s, alternating $3 times
+# base: `git worktree add /tmp/base d229f5b` (its results land in /tmp/base/bench/results; the three were copied here)
 cd /work/main
 for i in $(seq $3); do
   for side in base new; do
