@@ -1,5 +1,6 @@
 """CPU per call of the log lines `voice-engine serve` writes for a call's events: the 12 INFO
-lines of a `loadtest-3s` call (`Engine.emit`), through the engine's own handler
+lines of a `loadtest-3s` call (`engine.controller.engine.log_event`, as `Engine.emit` writes
+them), through the engine's own handler
 (`engine.logs.setup_logging`: session filter, masking, text or JSON) into /dev/null.
 
 `bench/load_bench.py` sets up no logging, so its engine pays none of this; a served engine does.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from event_bus_cpu import call_events
 
 from engine.config import LoggingConfig
+from engine.controller.engine import log_event
 from engine.loadtest.runner import describe_machine
 from engine.logs import setup_logging
 
@@ -32,7 +33,6 @@ SESSION_ID = "0123456789abcdef0123456789abcdef"
 
 def ms_per_call(fmt: str, calls: int, rounds: int) -> float:
     """The best of `rounds`: milliseconds of CPU for one call's event lines."""
-    log = logging.getLogger("engine.controller.engine")
     events = call_events()
     best = float("inf")
     with open(os.devnull, "w") as sink:
@@ -41,10 +41,7 @@ def ms_per_call(fmt: str, calls: int, rounds: int) -> float:
             start = time.process_time()
             for _ in range(calls):
                 for kind, data in events:
-                    # As Engine.emit writes it.
-                    if log.isEnabledFor(logging.INFO):
-                        details = " ".join(f"{k}={v}" for k, v in data.items() if v is not None)
-                        log.info("%s %s", kind, details, extra={"session_id": SESSION_ID})
+                    log_event(SESSION_ID, kind, data)
             best = min(best, (time.process_time() - start) / calls)
     return round(best * 1e3, 3)
 

@@ -144,7 +144,7 @@ class SessionStore:
                 self._schedule_flush()
 
     def append_log(self, session_id: str, seq: int, entry: LogEntry) -> None:
-        row = (session_id, seq, entry.date.isoformat(), entry.message)
+        row = self._log_row(session_id, seq, entry)
         with self._lock:
             self._pending_logs.append(row)
             self._schedule_flush()
@@ -233,9 +233,13 @@ class SessionStore:
         session_id: str, entries: list[LogEntry], first_seq: int
     ) -> list[tuple[str, int, str, str]]:
         return [
-            (session_id, first_seq + i, entry.date.isoformat(), entry.message)
+            SessionStore._log_row(session_id, first_seq + i, entry)
             for i, entry in enumerate(entries)
         ]
+
+    @staticmethod
+    def _log_row(session_id: str, seq: int, entry: LogEntry) -> tuple[str, int, str, str]:
+        return (session_id, seq, entry.date.isoformat(), entry.message)
 
     def _with_logs(self, rows: list[tuple[object, ...]]) -> list[Session]:
         """The sessions of `rows` with their logs, read in one query per 500 sessions."""
