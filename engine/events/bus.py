@@ -4,7 +4,8 @@
 subscribers. What was emitted in the last `WRITE_INTERVAL_SECONDS` goes to the SQLite outbox
 together (one small WAL transaction, no fsync), and then the publisher is woken. Nothing waits
 for the network, so a slow or absent broker cannot slow a call down. A crash loses at most the
-events of that interval.
+events of that interval. What the relay reports delivered is deleted from the outbox with the
+next write (this process is the file's only writer: engine/events/relay.py).
 
     bus = EventBus(node_id="node-1", outbox="var/engine.db", mqtt=config.mqtt)
     await bus.start()
@@ -76,6 +77,8 @@ class EventBus:
         self._started = False
         self._subscribers: list[asyncio.Queue[Event]] = []
         self._unwritten: list[Event] = []
+        self._delivered_through: int | None = None
+        """The relay's last acknowledged outbox position, until the outbox forgets up to it."""
         self._write_scheduled = False
         self._depth = self.outbox.depth()
         metrics.outbox_depth.set(self._depth)
@@ -139,18 +142,26 @@ class EventBus:
         return event
 
     def flush(self) -> None:
-        """Write the events emitted so far to the outbox now (else within the write interval)."""
+        """Write the events emitted so far to the outbox now (else within the write interval),
+        and forget there what the relay has delivered."""
         events, self._unwritten = self._unwritten, []
         self._write_scheduled = False
-        if not events:
+        delivered_through = self._delivered_through
+        if not events and delivered_through is None:
             return
         try:
-            self.outbox.append_many(events, delivered=self._relay is None)
+            self.outbox.append_many(
+                events, delivered=self._relay is None, forget_through=delivered_through
+            )
         except sqlite3.Error:
-            log.exception("%d events not stored (the first %s)", len(events), events[0].id)
-            metrics.events_dropped_total.inc(len(events))
+            if events:
+                log.exception("%d events not stored (the first %s)", len(events), events[0].id)
+                metrics.events_dropped_total.inc(len(events))
+            else:
+                log.exception("delivered events not deleted from the outbox (tried again later)")
             return
-        if self._relay is not None:
+        self._delivered_through = None
+        if events and self._relay is not None:
             self._depth += len(events)
             metrics.outbox_depth.set(self._depth)
             self._relay.notify()
@@ -192,6 +203,7 @@ class EventBus:
         if self._relay is not None and self._started:
             await self._relay.stop(self._stop_timeout)
             self._started = False
+            self.flush()  # what the relay delivered while stopping
         if self._owns_outbox:
             self.outbox.close()
 
@@ -199,7 +211,9 @@ class EventBus:
         self._state = "connected" if state == "connected" else "spooling"
         metrics.mqtt_connected.set(1 if self._state == "connected" else 0)
 
-    def _delivered(self, count: int) -> None:
+    def _delivered(self, count: int, through: int) -> None:
+        self._delivered_through = max(through, self._delivered_through or 0)
+        self._schedule_write()
         self._depth = max(0, self._depth - count)
         metrics.outbox_depth.set(self._depth)
         metrics.events_published_total.inc(count)

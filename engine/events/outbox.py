@@ -1,9 +1,9 @@
 """A durable outbox for events: SQLite tables in the engine's own database file.
 
 An event is written here before anyone tries to publish it, so a broker outage or an engine
-restart loses nothing: the publisher reads `pending_stored()` in insertion order and deletes
-what the broker acknowledged (`mark_delivered_through`). Only undelivered events are kept, so
-the table stays as small as the backlog.
+restart loses nothing: the publisher reads `pending_stored()` in insertion order, and what the
+broker acknowledged is deleted (`mark_delivered_through`, or `append_many(forget_through=)`).
+Only undelivered events are kept, so the table stays as small as the backlog.
 
 Per-session sequence numbers live in their own table, because delivered rows are deleted and the
 next number must still continue after them (and after a restart). A session's counter is pruned
@@ -11,8 +11,11 @@ once it has been idle for `sequence_retention_seconds` and none of its events wa
 numbers are drawn from a cache in memory (`next_sequence`) and written with the events
 (`append_many`: one transaction for a whole batch), so one Outbox must be the only one to append
 events to its file; a transaction per event cost 4 SQLite statements an event (2026-11-27). The
-relay process (engine/events/relay.py) opens its own Outbox on the same file to read what is
-pending and delete what was delivered.
+relay process (engine/events/relay.py) opens a read-only Outbox on the same file (`read_only`)
+and reports what the broker acknowledged; the controller's Outbox deletes it. So only the
+controller's process writes the file: a writer in another process held SQLite's write lock
+while the controller's commits waited for it asleep on the event loop (docs/field-notes.md,
+2026-12-03).
 
 The file is shared with other tables (sessions, keys): this class opens its own connection and
 only touches the two `event_outbox*` tables. Calls must come from one thread (the event loop's).
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +45,7 @@ CREATE TABLE IF NOT EXISTS event_outbox_sequence (
     last INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS event_outbox_sequence_idle ON event_outbox_sequence (updated_at);
 """
 
 _SAVE_SEQUENCE = """
@@ -50,6 +54,7 @@ ON CONFLICT (session_id) DO UPDATE
 SET last = max(last, excluded.last), updated_at = excluded.updated_at
 """
 _INSERT_EVENT = "INSERT INTO event_outbox (id, session_id, sequence, payload) VALUES (?, ?, ?, ?)"
+_FORGET_DELIVERED = "DELETE FROM event_outbox WHERE position <= ?"
 
 _PRUNE_EVERY_SECONDS = 60.0
 SEQUENCES_CACHED = 10_000
@@ -73,19 +78,24 @@ class Outbox:
         *,
         sequence_retention_seconds: float = 7 * 86400.0,
         busy_timeout_seconds: float = 5.0,
-        checkpoints: bool = True,
+        read_only: bool = False,
     ) -> None:
-        """`checkpoints=False`: another process checkpoints the file (the relay's Outbox: the
-        controller's store and outbox have the file open while a relay runs)."""
+        """`read_only`: the relay's Outbox, which only reads what is pending from a file that
+        another Outbox (the controller's) has created, writes and checkpoints."""
         self.path = Path(path)
-        if str(path) != ":memory:":
+        self.read_only = read_only
+        if str(path) != ":memory:" and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE), taking the write lock
-        # up front: the controller appends while the relay process deletes what was delivered.
+        # up front.
         self._conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_seconds)
-        use_wal(self._conn)
-        self._end_checkpoints = checkpoint_while_open(path) if checkpoints else lambda: None
-        self._conn.executescript(_SCHEMA)
+        if read_only:
+            self._conn.execute("PRAGMA query_only=ON")
+            self._end_checkpoints: Callable[[], None] = lambda: None
+        else:
+            use_wal(self._conn)
+            self._end_checkpoints = checkpoint_while_open(path)
+            self._conn.executescript(_SCHEMA)
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0
         self._last_drawn: dict[str, int] = {}
@@ -103,50 +113,54 @@ class Outbox:
         self._last_drawn[session_id] = last + 1
         return last + 1
 
-    def append_many(self, events: Sequence[Event], *, delivered: bool = False) -> None:
+    def append_many(
+        self,
+        events: Sequence[Event],
+        *,
+        delivered: bool = False,
+        forget_through: int | None = None,
+    ) -> None:
         """Store `events`, already numbered by `next_sequence`, in one transaction (with
-        `delivered=True`, only their sessions' counters). On failure nothing is stored."""
+        `delivered=True`, only their sessions' counters), and in the same one forget the events
+        delivered up to position `forget_through`, if given. On failure nothing changes."""
         now = time.time()
         last_by_session = {event.session_id: event.sequence for event in events}
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not delivered:
+            if forget_through is not None:
+                conn.execute(_FORGET_DELIVERED, (forget_through,))
+            if events and not delivered:
                 conn.executemany(
                     _INSERT_EVENT,
                     [(e.id, e.session_id, e.sequence, e.model_dump_json()) for e in events],
                 )
-            conn.executemany(
-                _SAVE_SEQUENCE, [(s, last, now) for s, last in last_by_session.items()]
-            )
+            if last_by_session:
+                conn.executemany(
+                    _SAVE_SEQUENCE, [(s, last, now) for s, last in last_by_session.items()]
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         if len(self._last_drawn) > SEQUENCES_CACHED:
             self._last_drawn = dict(last_by_session)
+        if forget_through is not None:
+            self._maybe_prune_sequences()
 
-    def pending_stored(self, limit: int = 100) -> list[StoredEvent]:
-        """The oldest undelivered events, in the order they were appended, unparsed: what the
-        publisher sends as it is."""
+    def pending_stored(self, limit: int = 100, after: int = 0) -> list[StoredEvent]:
+        """The oldest undelivered events past position `after`, in the order they were
+        appended, unparsed: what the publisher sends as it is."""
         rows = self._conn.execute(
             "SELECT position, session_id, json_extract(payload, '$.kind'), payload"
-            " FROM event_outbox ORDER BY position LIMIT ?",
-            (limit,),
+            " FROM event_outbox WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
         ).fetchall()
         return [StoredEvent(*row) for row in rows]
 
     def mark_delivered_through(self, position: int) -> None:
         """Forget every event up to `position` (the acknowledged prefix of `pending_stored`)."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("DELETE FROM event_outbox WHERE position <= ?", (position,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._maybe_prune_sequences()
+        self.append_many((), forget_through=position)
 
     def depth(self) -> int:
         """How many events wait for delivery."""

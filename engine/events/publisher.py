@@ -1,11 +1,13 @@
 """Moves events from the outbox to the MQTT broker, in order, at least once.
 
 One asyncio task: connect, announce the node online (retained, with a Last Will saying offline),
-then publish pending outbox events with QoS 1 in batches, deleting each from the outbox only
-after the broker's PUBACK. A batch is pipelined (paho sends it in order on one connection), and
-only the acknowledged prefix of it is marked delivered, so after a failure the first unacknowledged
-event and everything after it are sent again: consumers may see duplicates, never gaps or
-reordering once deduplicated by id.
+then publish pending outbox events with QoS 1 in batches, reporting each as delivered
+(`on_delivered`, with its outbox position: the outbox's owner deletes it) only after the broker's
+PUBACK. A batch is pipelined (paho sends it in order on one connection), and only the
+acknowledged prefix of it counts as delivered, so after a failure the first unacknowledged event
+and everything after it are sent again; so is whatever was delivered but not yet deleted when
+the publisher started. Consumers may see duplicates, never gaps or reordering once deduplicated
+by id.
 
 When the broker is unreachable the task retries with a capped backoff and the events wait in the
 outbox (state "spooling"); nothing here ever blocks the code that emits them.
@@ -76,7 +78,7 @@ class Publisher:
         node_id: str,
         outbox: Outbox,
         *,
-        on_delivered: Callable[[int], None] = lambda count: None,
+        on_delivered: Callable[[int, int], None] = lambda count, through: None,
         on_state: Callable[[PublisherState], None] = lambda state: None,
         batch_size: int = 100,
         max_backoff_seconds: float = 2.0,
@@ -87,8 +89,12 @@ class Publisher:
         self._prefix = config.topic_prefix
         self._node_id = node_id
         self._client_id = config.client_id or f"voice-engine-{node_id}"
+        """Read only: `on_delivered(count, through)` says what the broker acknowledged, up to
+        and including outbox position `through`, for the outbox's owner to delete."""
         self._outbox = outbox
         self._on_delivered = on_delivered
+        self._delivered_through = 0
+        """The last outbox position acknowledged by the broker in this publisher's life."""
         self._on_state = on_state
         self._batch_size = batch_size
         self._max_backoff = max_backoff_seconds
@@ -188,7 +194,7 @@ class Publisher:
         try:
             while True:
                 self._wakeup.clear()
-                batch = self._outbox.pending_stored(self._batch_size)
+                batch = self._outbox.pending_stored(self._batch_size, self._delivered_through)
                 if not batch:
                     if self._stopping:
                         return
@@ -232,8 +238,8 @@ class Publisher:
         with contextlib.suppress(asyncio.CancelledError):
             await all_sent
         if acknowledged:
-            self._outbox.mark_delivered_through(acknowledged[-1].position)
-            self._on_delivered(len(acknowledged))
+            self._delivered_through = acknowledged[-1].position
+            self._on_delivered(len(acknowledged), self._delivered_through)
         if len(acknowledged) < len(batch):
             # A failed publish means the connection is going; let the watchdog see it close
             # (so aiomqtt's disconnection error is consumed) before reconnecting.

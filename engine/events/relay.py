@@ -2,15 +2,18 @@
 
 aiomqtt and paho cost the controller's event loop about as much per call as everything else it
 does (tasks, an `asyncio.Event` and three `recv()` per event: docs/performance.md), so the
-`Publisher` runs in `python -m engine.events.relay_process`, with its own connection to the
-outbox file. The outbox stays the handoff: the controller writes events there, then tells the
-relay to look.
+`Publisher` runs in `python -m engine.events.relay_process`, with its own, read-only
+connection to the outbox file. The outbox stays the handoff: the controller writes events there,
+then tells the relay to look; the relay says what the broker acknowledged, and the controller
+deletes it. The relay never writes the file: its write transactions held SQLite's lock while the
+controller's commits slept on the event loop waiting for it (docs/field-notes.md, 2026-12-03).
 
 The controller writes to the relay's stdin: first one JSON line of settings (the broker's
 password included, so it never shows in the process list), then `notify` (new events in the
 outbox) or `stop` (deliver what is pending, say offline, disconnect, exit). End of input (the
 controller died) counts as `stop`. The relay reports on stdout, one line each: `state
-connected`, `state spooling`, `delivered N`. Its log lines go to stderr as `LEVEL message`.
+connected`, `state spooling`, `delivered N P` (N more events acknowledged, up to and including
+outbox position P). Its log lines go to stderr as `LEVEL message`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ one dies within `RESTART_DELAY_MAX_SECONDS`, up to that."""
 RESTART_DELAY_MAX_SECONDS = 10.0
 
 StateListener = Callable[[str], None]
-DeliveryListener = Callable[[int], None]
+DeliveryListener = Callable[[int, int], None]
+"""(count, through): `count` more events delivered, up to and including outbox position
+`through`."""
 
 
 def settings_line(config: MqttConfig, node_id: str, outbox_path: Path) -> bytes:
@@ -156,10 +161,14 @@ class Relay:
             word, _, value = line.decode(errors="replace").strip().partition(" ")
             if word == "state":
                 self._on_state(value)
-            elif word == "delivered" and value.isdigit():
-                self._on_delivered(int(value))
+            elif word == "delivered" and _are_numbers(numbers := value.split(), 2):
+                self._on_delivered(int(numbers[0]), int(numbers[1]))
             else:
                 log.warning("the event relay said %r", line[:200])
+
+
+def _are_numbers(words: list[str], count: int) -> bool:
+    return len(words) == count and all(word.isdigit() for word in words)
 
 
 async def _relay_log(stderr: asyncio.StreamReader) -> None:

@@ -25,12 +25,12 @@ async def _serve() -> None:
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
     settings = json.loads(await commands.readline())
-    outbox = Outbox(settings["outbox"], checkpoints=False)
+    outbox = Outbox(settings["outbox"], read_only=True)
     publisher = Publisher(
         MqttConfig.model_validate(settings["mqtt"]),
         settings["node_id"],
         outbox,
-        on_delivered=lambda count: _report(f"delivered {count}"),
+        on_delivered=lambda count, through: _report(f"delivered {count} {through}"),
         on_state=lambda state: _report(f"state {state}"),
     )
     running = asyncio.create_task(publisher.run())

@@ -4,6 +4,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from engine.events.model import Event, EventKind
 from engine.events.outbox import Outbox
 
@@ -120,4 +122,42 @@ def test_a_batch_is_numbered_once_and_stored_whole(db_path: Path) -> None:
     outbox.append_many(batch)
     assert pending(outbox, 10) == batch
     assert (outbox.last_sequence("a"), outbox.last_sequence("b")) == (2, 1)
+    outbox.close()
+
+
+def test_a_read_only_outbox_reads_past_a_position_and_cannot_write(db_path: Path) -> None:
+    writer = Outbox(db_path)
+    appended = [append(writer, draft(s, str(i))) for i, s in enumerate("abc")]
+    reader = Outbox(db_path, read_only=True)
+    first = reader.pending_stored(1)
+    assert [Event.from_json(e.payload) for e in first] == appended[:1]
+    after_first = reader.pending_stored(10, after=first[0].position)
+    assert [Event.from_json(e.payload) for e in after_first] == appended[1:]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.mark_delivered_through(first[0].position)
+    assert writer.depth() == 3
+    reader.close()
+    writer.close()
+
+
+def test_delivered_events_are_forgotten_in_the_same_transaction_as_new_ones(
+    db_path: Path,
+) -> None:
+    outbox = Outbox(db_path)
+    old = [append(outbox, draft("a")) for _ in range(2)]
+    through = outbox.pending_stored(2)[-1].position
+    new = draft("b").model_copy(update={"sequence": outbox.next_sequence("b")})
+    outbox.append_many([new], forget_through=through)
+    assert pending(outbox, 10) == [new]
+    assert old[0].id not in {e.id for e in pending(outbox, 10)}
+    outbox.close()
+
+
+def test_a_failed_write_forgets_nothing(db_path: Path) -> None:
+    outbox = Outbox(db_path)
+    kept = append(outbox, draft("a"))
+    new = draft("b").model_copy(update={"sequence": outbox.next_sequence("b")})
+    with pytest.raises(sqlite3.IntegrityError):  # the same event twice: its id is unique
+        outbox.append_many([new, new], forget_through=outbox.pending_stored(1)[0].position)
+    assert pending(outbox, 10) == [kept]
     outbox.close()

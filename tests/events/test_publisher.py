@@ -6,10 +6,12 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
@@ -17,6 +19,8 @@ import pytest
 
 from engine.config import MqttConfig
 from engine.events import Event, EventBus
+from engine.events.outbox import Outbox
+from engine.events.publisher import Publisher
 from tests.events.conftest import mqtt_config, subscribed
 from tests.support.mosquitto import MosquittoBroker
 
@@ -131,6 +135,48 @@ async def test_a_restarted_engine_delivers_what_was_left(
         await sub.wait_for(33)
         assert [e.id for e in sub.unique_events()] == [e.id for e in left + more]
         await second.stop()
+
+
+async def test_the_publisher_delivers_without_the_files_write_lock(
+    broker: MosquittoBroker, db_path: Path
+) -> None:
+    """The relay's side only reads: it delivers and reports while another connection holds
+    the write lock throughout, as the controller's commits do between their BEGIN and COMMIT."""
+    writer = Outbox(db_path)
+    sent = [writer.next_sequence("s1") for _ in range(150)]
+    events = [
+        Event(kind="call.digit_received", session_id="s1", node_id="node-1",
+              timestamp=datetime.now(UTC), sequence=n, data={"digit": "5"})
+        for n in sent
+    ]  # fmt: skip
+    writer.append_many(events)
+    last_position = writer.pending_stored(1000)[-1].position
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    reports: list[tuple[int, int]] = []
+    reader = Outbox(db_path, read_only=True, busy_timeout_seconds=0.5)
+    publisher = Publisher(
+        mqtt_config(broker),
+        "node-1",
+        reader,
+        on_delivered=lambda count, through: reports.append((count, through)),
+        batch_size=40,
+    )
+    try:
+        async with subscribed(broker, EVENTS) as sub:
+            running = asyncio.create_task(publisher.run())
+            await sub.wait_for(150)
+            await eventually(lambda: bool(reports) and reports[-1][1] == last_position)
+            assert sum(count for count, _ in reports) == 150
+            assert [e.id for e in sub.events()] == [e.id for e in events]
+            publisher.request_stop()
+            await asyncio.wait_for(running, 10)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+        reader.close()
+    assert writer.depth() == 150  # deleting is the writer's job
+    writer.close()
 
 
 async def read_status(broker: MosquittoBroker, topic: str) -> dict[str, object]:

@@ -61,8 +61,9 @@ def test_one_thread_checkpoints_a_file_for_all_its_users(tmp_path: Path) -> None
     assert checkpoint_threads() == before
 
 
-def test_an_outbox_can_leave_checkpoints_to_another_process(tmp_path: Path) -> None:
+def test_a_read_only_outbox_leaves_checkpoints_to_the_writer(tmp_path: Path) -> None:
+    Outbox(tmp_path / "engine.db").close()
     before = checkpoint_threads()
-    outbox = Outbox(tmp_path / "engine.db", checkpoints=False)
+    outbox = Outbox(tmp_path / "engine.db", read_only=True)
     assert checkpoint_threads() == before
     outbox.close()
