@@ -53,7 +53,9 @@ INSERT INTO event_outbox_sequence (session_id, last, updated_at) VALUES (?, ?, ?
 ON CONFLICT (session_id) DO UPDATE
 SET last = max(last, excluded.last), updated_at = excluded.updated_at
 """
-_INSERT_EVENT = "INSERT INTO event_outbox (id, session_id, sequence, payload) VALUES (?, ?, ?, ?)"
+_INSERT_EVENT = (
+    "INSERT INTO event_outbox (position, id, session_id, sequence, payload) VALUES (?, ?, ?, ?, ?)"
+)
 _FORGET_DELIVERED = "DELETE FROM event_outbox WHERE position <= ?"
 
 _PRUNE_EVERY_SECONDS = 60.0
@@ -96,6 +98,10 @@ class Outbox:
             use_wal(self._conn)
             self._end_checkpoints = checkpoint_while_open(path)
             self._conn.executescript(_SCHEMA)
+        self._last_position = 0 if read_only else self._max_position()
+        """Positions are drawn here, not left to SQLite: it gives a row the largest rowid
+        plus one, so once the newest rows are deleted it would give their positions again,
+        and the relay reads only past the last position it delivered."""
         self._retention = sequence_retention_seconds
         self._last_prune = 0.0
         self._last_drawn: dict[str, int] = {}
@@ -131,10 +137,15 @@ class Outbox:
             if forget_through is not None:
                 conn.execute(_FORGET_DELIVERED, (forget_through,))
             if events and not delivered:
+                first = self._last_position + 1
                 conn.executemany(
                     _INSERT_EVENT,
-                    [(e.id, e.session_id, e.sequence, e.model_dump_json()) for e in events],
+                    [
+                        (position, e.id, e.session_id, e.sequence, e.model_dump_json())
+                        for position, e in enumerate(events, first)
+                    ],
                 )
+                self._last_position += len(events)  # kept on failure too: a gap is harmless
             if last_by_session:
                 conn.executemany(
                     _SAVE_SEQUENCE, [(s, last, now) for s, last in last_by_session.items()]
@@ -161,6 +172,12 @@ class Outbox:
     def mark_delivered_through(self, position: int) -> None:
         """Forget every event up to `position` (the acknowledged prefix of `pending_stored`)."""
         self.append_many((), forget_through=position)
+
+    def _max_position(self) -> int:
+        (position,) = self._conn.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM event_outbox"
+        ).fetchone()
+        return int(position)
 
     def depth(self) -> int:
         """How many events wait for delivery."""

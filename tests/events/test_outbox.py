@@ -161,3 +161,22 @@ def test_a_failed_write_forgets_nothing(db_path: Path) -> None:
         outbox.append_many([new, new], forget_through=outbox.pending_stored(1)[0].position)
     assert pending(outbox, 10) == [kept]
     outbox.close()
+
+
+def test_positions_keep_rising_once_the_outbox_is_drained(db_path: Path) -> None:
+    """A relay reads past the last position it delivered, so while it runs a position must
+    not come back. (A new Outbox comes with a new relay, which reads from the start.)"""
+    outbox = Outbox(db_path)
+    for _ in range(3):
+        append(outbox, draft("a"))
+    drained_through = outbox.pending_stored(3)[-1].position
+    outbox.mark_delivered_through(drained_through)
+    assert outbox.depth() == 0
+    append(outbox, draft("a"))
+    later = outbox.pending_stored(1)[0].position
+    assert later > drained_through
+    outbox.close()
+    reopened = Outbox(db_path)
+    append(reopened, draft("a"))
+    assert reopened.pending_stored(2)[-1].position > later
+    reopened.close()
