@@ -271,6 +271,9 @@ def verdict(result: dict[str, Any], rate: float, calls: int) -> dict[str, Any]:
         dropped = (result.get("far_end_udp_drops") or {}).get("datagrams")
         at_far_end = f" (SIPp's sockets dropped {dropped} datagrams)" if dropped else ""
         broken.append(f"RTP loss {100 * rtp['loss_ratio']:.2f}%{at_far_end}")
+    undelivered = (result.get("events") or {}).get("undelivered")
+    if undelivered:
+        broken.append(f"{undelivered} events not delivered to the broker")
     worst = result.get("api_to_invite_worst_window_p50_ms")
     if worst is not None and worst >= 100:
         broken.append(f"API->INVITE p50 {worst} ms in its worst 5-s window")

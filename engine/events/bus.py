@@ -77,6 +77,8 @@ class EventBus:
         self._started = False
         self._subscribers: list[asyncio.Queue[Event]] = []
         self._unwritten: list[Event] = []
+        self.delivered_total = 0
+        """Events the broker acknowledged since this bus started."""
         self._delivered_through: int | None = None
         """The relay's last acknowledged outbox position, until the outbox forgets up to it."""
         self._write_scheduled = False
@@ -215,5 +217,6 @@ class EventBus:
         self._delivered_through = max(through, self._delivered_through or 0)
         self._schedule_write()
         self._depth = max(0, self._depth - count)
+        self.delivered_total += count
         metrics.outbox_depth.set(self._depth)
         metrics.events_published_total.inc(count)

@@ -164,13 +164,17 @@ def write_report(
     samples: list[Sample] | None = None,
     meta: dict[str, Any] | None = None,
     far_end_udp_drops: dict[str, Any] | None = None,
+    events: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`far_end_udp_drops`: what the kernel dropped on the callee's sockets during the run
-    (`engine.sipp.socket_drops`), when the callee ran on this machine."""
+    (`engine.sipp.socket_drops`), when the callee ran on this machine. `events`: what the
+    in-process engine emitted and its broker acknowledged, when it published to one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarise(records, origin, rate, samples)
     if far_end_udp_drops is not None:
         summary["far_end_udp_drops"] = far_end_udp_drops
+    if events is not None:
+        summary["events"] = events
     series = timeseries(records, origin)
     resources = [
         {

@@ -33,6 +33,8 @@ FLOWS_DIR = Path(__file__).resolve().parent / "flows"
 DEFAULT_SCENARIO = "uas-answer-echo-wait-bye"
 SOCKET_BUFFER = "4194304"
 """SIPp's -buff_size: the kernel's default UDP buffers drop datagrams at high rates."""
+EVENT_DELIVERY_TIMEOUT_SECONDS = 30.0
+"""How long after the last call a run waits for the broker to acknowledge every event."""
 
 
 class LoadSippUas(SippUas):
@@ -191,10 +193,26 @@ class BothSinks:
 
     recorder: EventRecorder
     bus: EventBus
+    emitted: int = 0
 
     def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         self.recorder.emit(session_id, kind, data)
         self.bus.emit(session_id, kind, data)
+        self.emitted += 1
+
+    async def delivery(self, timeout: float) -> dict[str, Any]:
+        """Once the broker has acknowledged every event, or `timeout` s have passed: how many
+        were emitted, acknowledged and are still waiting, and how long that took."""
+        started = time.monotonic()
+        self.bus.flush()
+        while self.bus.depth and time.monotonic() - started < timeout:
+            await asyncio.sleep(0.05)
+        return {
+            "emitted": self.emitted,
+            "delivered": self.bus.delivered_total,
+            "undelivered": self.bus.depth,
+            "seconds_to_deliver_after_the_last_call": round(time.monotonic() - started, 2),
+        }
 
 
 async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[str, Any]:
@@ -262,6 +280,10 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
                     )
                     records = await driver.run(final_wait=options.final_wait)
                     origin = driver.origin
+            events = None
+            if recorder is not None and isinstance(engine.events, BothSinks):
+                sampling.cancel()  # the calls' resources, not the wait below
+                events = await engine.events.delivery(EVENT_DELIVERY_TIMEOUT_SECONDS)
         far_end = far_end_drops.since() if sipp_pids else None
     summary = write_report(
         options.out_dir,
@@ -271,6 +293,7 @@ async def run_load(config: EngineConfig | None, options: LoadOptions) -> dict[st
         samples=sampler.samples,
         meta=meta,
         far_end_udp_drops=far_end,
+        events=events,
     )
     if recorder is not None:
         recorder.close()

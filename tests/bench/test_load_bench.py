@@ -59,6 +59,15 @@ def test_rtp_loss_names_what_the_far_end_dropped() -> None:
     ]
 
 
+def test_events_the_broker_never_acknowledged_break_a_run() -> None:
+    delivered = {"emitted": 7200, "delivered": 7200, "undelivered": 0}
+    assert verdict(result(events=delivered), 60, 600)["sustained"]
+    stuck = {"emitted": 7200, "delivered": 7100, "undelivered": 100}
+    assert verdict(result(events=stuck), 60, 600)["broken"] == [
+        "100 events not delivered to the broker"
+    ]
+
+
 def test_a_queue_that_builds_up_for_one_window_is_not_sustained(tmp_path: Path) -> None:
     fast = [{"scheduled": i / 10, "api_to_invite": 0.01} for i in range(100)]
     queued = [{"scheduled": 10 + i / 10, "api_to_invite": 1.2} for i in range(50)]

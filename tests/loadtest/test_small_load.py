@@ -60,6 +60,10 @@ async def test_with_mqtt_every_session_is_published_to_the_end(tmp_path: Path) -
                 ),
             )  # fmt: skip
             assert (summary["completed"], summary["failed"]) == (20, 0)
+            events = summary["events"]
+            assert events["undelivered"] == 0
+            assert events["emitted"] >= 20 * 5  # created ... completed, at least
+            assert events["delivered"] >= events["emitted"]
             completed = lambda: {  # noqa: E731
                 e.session_id for e in sub.unique_events() if e.kind == "session.completed"
             }
