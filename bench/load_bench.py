@@ -313,7 +313,7 @@ def engine_row(summary: dict[str, Any]) -> dict[str, Any]:
         "achieved_rate", "api_to_invite", "api_to_invite_parts", "client_to_invite",
         "http_latency", "setup_latency", "rtp", "peak_active_calls", "answered_seconds_mean",
         "resources", "machine_cores_mean", "machine_steal_cores_mean", "late_sends_over_10ms",
-        "far_end_udp_drops",
+        "far_end_udp_drops", "events",
     )  # fmt: skip
     return {key: summary.get(key) for key in keys}
 
