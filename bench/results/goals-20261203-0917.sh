@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Goals at 2530076 on the sixteenth VM (AMD EPYC), one after the other, nothing else running:
+# Goals at the commit after 3728fcc (this script's own) on the sixteenth VM (AMD EPYC), one after the other, nothing else running:
 # (c), (b), (d), then two rate rows with both references, then bare pjsua2 alone higher up.
 set -u
 cd "$(dirname "$0")/../.."
