@@ -84,17 +84,20 @@ class Publisher:
         max_backoff_seconds: float = 2.0,
         publish_timeout_seconds: float = 5.0,
         keepalive_seconds: int = 10,
+        delivered_through: int = 0,
     ) -> None:
         self._address = BrokerAddress(config)
         self._prefix = config.topic_prefix
         self._node_id = node_id
         self._client_id = config.client_id or f"voice-engine-{node_id}"
         """Read only: `on_delivered(count, through)` says what the broker acknowledged, up to
-        and including outbox position `through`, for the outbox's owner to delete."""
+        and including outbox position `through`, for the outbox's owner to delete. Events up
+        to `delivered_through` were delivered before this publisher started (by an earlier
+        relay whose report the owner has, maybe not yet acted on): they are not sent again."""
         self._outbox = outbox
         self._on_delivered = on_delivered
-        self._delivered_through = 0
-        """The last outbox position acknowledged by the broker in this publisher's life."""
+        self._delivered_through = delivered_through
+        """The last outbox position acknowledged by the broker."""
         self._on_state = on_state
         self._batch_size = batch_size
         self._max_backoff = max_backoff_seconds

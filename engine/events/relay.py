@@ -9,7 +9,9 @@ deletes it. The relay never writes the file: its write transactions held SQLite'
 controller's commits slept on the event loop waiting for it (docs/field-notes.md, 2026-12-03).
 
 The controller writes to the relay's stdin: first one JSON line of settings (the broker's
-password included, so it never shows in the process list), then `notify` (new events in the
+password included, so it never shows in the process list; and the last outbox position an
+earlier relay reported delivered, so that a restarted relay neither sends nor reports those
+again), then `notify` (new events in the
 outbox) or `stop` (deliver what is pending, say offline, disconnect, exit). End of input (the
 controller died) counts as `stop`. The relay reports on stdout, one line each: `state
 connected`, `state spooling`, `delivered N P` (N more events acknowledged, up to and including
@@ -44,11 +46,18 @@ DeliveryListener = Callable[[int, int], None]
 `through`."""
 
 
-def settings_line(config: MqttConfig, node_id: str, outbox_path: Path) -> bytes:
+def settings_line(
+    config: MqttConfig, node_id: str, outbox_path: Path, delivered_through: int = 0
+) -> bytes:
     mqtt: dict[str, Any] = config.model_dump(mode="json")
     if config.password is not None:
         mqtt["password"] = config.password.get_secret_value()
-    document = {"mqtt": mqtt, "node_id": node_id, "outbox": str(outbox_path)}
+    document = {
+        "mqtt": mqtt,
+        "node_id": node_id,
+        "outbox": str(outbox_path),
+        "delivered_through": delivered_through,
+    }
     return json.dumps(document).encode() + b"\n"
 
 
@@ -65,7 +74,11 @@ class Relay:
         on_state: StateListener,
         on_delivered: DeliveryListener,
     ) -> None:
-        self._settings = settings_line(config, node_id, outbox_path)
+        self._config = config
+        self._node_id = node_id
+        self._outbox_path = outbox_path
+        self._delivered_through = 0
+        """The last outbox position any relay of this controller reported delivered."""
         self._on_state = on_state
         self._on_delivered = on_delivered
         self._process: asyncio.subprocess.Process | None = None
@@ -120,7 +133,9 @@ class Relay:
             stderr=asyncio.subprocess.PIPE,
         )
         assert process.stdin is not None
-        process.stdin.write(self._settings)
+        process.stdin.write(
+            settings_line(self._config, self._node_id, self._outbox_path, self._delivered_through)
+        )
         self._process = process
 
     async def _supervise(self) -> None:
@@ -162,7 +177,9 @@ class Relay:
             if word == "state":
                 self._on_state(value)
             elif word == "delivered" and _are_numbers(numbers := value.split(), 2):
-                self._on_delivered(int(numbers[0]), int(numbers[1]))
+                count, through = int(numbers[0]), int(numbers[1])
+                self._delivered_through = max(through, self._delivered_through)
+                self._on_delivered(count, through)
             else:
                 log.warning("the event relay said %r", line[:200])
 
