@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Goals at the commit of this script on the eighteenth VM (AMD EPYC, speed probe 8.07-8.39 ms before it), one after the other, nothing else running:
+# Goals at the commit of this script (committed as goals-20261204-1828.sh, started at 18:15) on the eighteenth VM (AMD EPYC, speed probe 8.07-8.39 ms before it), one after the other, nothing else running:
 # (c), (b), (d), then the rate with both references, bare pjsua2 alone higher up, and the engine with MQTT on.
 set -u
 cd "$(dirname "$0")/../.."
