@@ -366,10 +366,17 @@ async def rate_row(
 def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per repetition, the highest rate the engine and bare pjsua2 each sustained with every
     lower rate of the run sustained too, and the engine's share of bare pjsua2's; then the
-    median share. A ceiling at the highest rate run is only a lower bound ("at_least"). A side
-    that sustained higher rates after its first failure ("sustained_above", e.g. a bare
-    pjsua2 process aborted at one rate only) has no clear ceiling: that repetition gets no
-    share."""
+    median share.
+
+    A ceiling at the highest rate run is only a lower bound ("at_least"), so a share is "exact"
+    only when neither side's is: with bare pjsua2's a lower bound the share is "at most", with
+    the engine's "at least". A repetition in which the engine sustained none of the rates (and
+    bare pjsua2 some) has a share below the lowest rate over bare pjsua2's ceiling: "at most"
+    that. A side that sustained higher rates after its first failure ("sustained_above", e.g.
+    a bare pjsua2 process aborted at one rate only) has no clear ceiling, nor has a side with
+    both ceilings lower bounds: that repetition has no share, and then neither has the median.
+    The median is a bound of the same kind as its repetitions' (it rises with each of them),
+    and there is none when they mix "at most" and "at least"."""
     repetitions: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         repetitions.setdefault(row.get("repetition", 0), []).append(row)
@@ -392,14 +399,37 @@ def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
             ]
             if above:
                 entry[f"{side}_sustained_above"] = above
-        unclear = any(f"{side}_sustained_above" in entry for side in ("engine", "bare_pjsua2"))
-        if entry["engine"] and entry["bare_pjsua2"] and not unclear:
-            entry["engine_share"] = round(entry["engine"] / entry["bare_pjsua2"], 3)
+        entry.update(_share(entry, lowest_rate=run[0]["rate"]))
         per_repetition.append(entry)
-    shares = [e["engine_share"] for e in per_repetition if "engine_share" in e]
+    return {"per_repetition": per_repetition, **_median_share(per_repetition)}
+
+
+def _share(entry: dict[str, Any], lowest_rate: float) -> dict[str, Any]:
+    engine, bare = entry["engine"], entry["bare_pjsua2"]
+    unclear = any(f"{side}_sustained_above" in entry for side in ("engine", "bare_pjsua2"))
+    if unclear or not bare:
+        return {}
+    if not engine:
+        return {"engine_share": round(lowest_rate / bare, 3), "engine_share_is": "at most"}
+    bounds = (entry["engine_at_least"], entry["bare_pjsua2_at_least"])
+    kind = {(False, False): "exact", (False, True): "at most", (True, False): "at least"}.get(
+        bounds
+    )
+    if kind is None:
+        return {}
+    return {"engine_share": round(engine / bare, 3), "engine_share_is": kind}
+
+
+def _median_share(per_repetition: list[dict[str, Any]]) -> dict[str, Any]:
+    if not per_repetition or any("engine_share" not in e for e in per_repetition):
+        return {"median_engine_share": None}
+    bounds = {e["engine_share_is"] for e in per_repetition} - {"exact"}
+    if len(bounds) > 1:
+        return {"median_engine_share": None}
+    median = statistics.median(e["engine_share"] for e in per_repetition)
     return {
-        "per_repetition": per_repetition,
-        "median_engine_share": statistics.median(shares) if shares else None,
+        "median_engine_share": round(median, 3),
+        "median_engine_share_is": bounds.pop() if bounds else "exact",
     }
 
 

@@ -97,11 +97,14 @@ def test_the_ceiling_is_the_highest_rate_with_every_lower_rate_sustained() -> No
         rate_row(104, False, False),
     ]
 
-    [run] = ceilings(rows)["per_repetition"]
+    summary = ceilings(rows)
 
+    [run] = summary["per_repetition"]
     assert (run["engine"], run["bare_pjsua2"]) == (88, 96)
-    assert run["engine_share"] == round(88 / 96, 3)
+    assert run["engine_share"] == round(88 / 96, 3) and run["engine_share_is"] == "exact"
     assert not run["bare_pjsua2_at_least"]
+    assert summary["median_engine_share"] == round(88 / 96, 3)
+    assert summary["median_engine_share_is"] == "exact"
 
 
 def test_no_share_when_a_side_sustained_a_rate_above_its_first_failure() -> None:
@@ -120,23 +123,43 @@ def test_no_share_when_a_side_sustained_a_rate_above_its_first_failure() -> None
     assert "engine_share" not in run and summary["median_engine_share"] is None
 
 
-def test_the_median_share_of_repetitions_and_lower_bounds() -> None:
+def test_a_ceiling_at_the_highest_rate_run_makes_the_share_a_bound() -> None:
     rows = [
         rate_row(80, True, True, repetition=0),
-        rate_row(88, False, True, repetition=0),
-        rate_row(88, True, True, repetition=1),
+        rate_row(88, False, True, repetition=0),  # bare pjsua2 at least 88: share at most
+        rate_row(88, True, False, repetition=1),  # the engine at least 88: share at least
         rate_row(80, True, True, repetition=1),  # rows of a repetition come in any order
-        rate_row(80, False, True, repetition=2),
-        rate_row(88, False, False, repetition=2),
+        rate_row(80, True, True, repetition=2),
+        rate_row(88, True, True, repetition=2),  # both at least 88: no share
+    ]
+
+    first, second, third = ceilings(rows)["per_repetition"]
+
+    assert (first["engine_share"], first["engine_share_is"]) == (round(80 / 88, 3), "at most")
+    assert (second["engine_share"], second["engine_share_is"]) == (1.1, "at least")
+    assert "engine_share" not in third
+    assert ceilings(rows)["median_engine_share"] is None
+    assert ceilings(rows[:2] + rows[2:4])["median_engine_share"] is None  # at most and at least
+
+
+def test_a_repetition_in_which_the_engine_sustained_nothing_lowers_the_median() -> None:
+    rows = [
+        rate_row(104, True, True, repetition=0),
+        rate_row(112, True, True, repetition=0),
+        rate_row(120, False, True, repetition=0),
+        rate_row(104, False, True, repetition=1),
+        rate_row(112, False, True, repetition=1),
+        rate_row(120, False, True, repetition=1),
     ]
 
     summary = ceilings(rows)
 
-    first, second, third = summary["per_repetition"]
-    assert first["engine_share"] == round(80 / 88, 3) and first["bare_pjsua2_at_least"]
-    assert second["engine_share"] == 1.0 and second["engine_at_least"]
-    assert third["engine"] is None and "engine_share" not in third
-    assert summary["median_engine_share"] == (round(80 / 88, 3) + 1.0) / 2
+    first, second = summary["per_repetition"]
+    assert (first["engine_share"], first["engine_share_is"]) == (round(112 / 120, 3), "at most")
+    assert second["engine"] is None
+    assert (second["engine_share"], second["engine_share_is"]) == (round(104 / 120, 3), "at most")
+    assert summary["median_engine_share"] == round((112 / 120 + 104 / 120) / 2, 3)
+    assert summary["median_engine_share_is"] == "at most"
 
 
 def test_processes_give_each_call_its_slot_seconds() -> None:
