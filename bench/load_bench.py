@@ -373,8 +373,8 @@ def ceilings(rows: list[dict[str, Any]]) -> dict[str, Any]:
     the engine's "at least". A repetition in which the engine sustained none of the rates (and
     bare pjsua2 some) has a share below the lowest rate over bare pjsua2's ceiling: "at most"
     that. A side that sustained higher rates after its first failure ("sustained_above", e.g.
-    a bare pjsua2 process aborted at one rate only) has no clear ceiling, nor has a side with
-    both ceilings lower bounds: that repetition has no share, and then neither has the median.
+    a bare pjsua2 process aborted at one rate only) has no clear ceiling; with that, or with
+    both ceilings lower bounds, the repetition has no share, and then neither has the median.
     The median is a bound of the same kind as its repetitions' (it rises with each of them),
     and there is none when they mix "at most" and "at least"."""
     repetitions: dict[int, list[dict[str, Any]]] = {}
