@@ -12,10 +12,10 @@ The controller writes to the relay's stdin: first one JSON line of settings (the
 password included, so it never shows in the process list; and the last outbox position an
 earlier relay reported delivered, so that a restarted relay neither sends nor reports those
 again), then `notify` (new events in the outbox) or `stop` (deliver what is pending, say
-offline, disconnect, exit). End of input (the
-controller died) counts as `stop`. The relay reports on stdout, one line each: `state
-connected`, `state spooling`, `delivered N P` (N more events acknowledged, up to and including
-outbox position P). Its log lines go to stderr as `LEVEL message`.
+offline, disconnect, exit). End of input (the controller died) counts as `stop`. The relay
+reports on stdout, one line each: `state connected`, `state spooling`, `delivered N P` (N more
+events acknowledged, up to and including outbox position P). Its log lines go to stderr as
+`LEVEL message`.
 """
 
 from __future__ import annotations
