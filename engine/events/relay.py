@@ -47,7 +47,7 @@ DeliveryListener = Callable[[int, int], None]
 
 
 def settings_line(
-    config: MqttConfig, node_id: str, outbox_path: Path, delivered_through: int = 0
+    config: MqttConfig, node_id: str, outbox_path: Path, delivered_through: int
 ) -> bytes:
     mqtt: dict[str, Any] = config.model_dump(mode="json")
     if config.password is not None:

@@ -32,7 +32,7 @@ async def _serve() -> None:
         outbox,
         on_delivered=lambda count, through: _report(f"delivered {count} {through}"),
         on_state=lambda state: _report(f"state {state}"),
-        delivered_through=int(settings.get("delivered_through", 0)),
+        delivered_through=settings["delivered_through"],
     )
     running = asyncio.create_task(publisher.run())
     while line := await commands.readline():
