@@ -41,6 +41,9 @@ READY_TIMEOUT_SECONDS = 15.0
 ABORT_GRACE_SECONDS = 2.0
 """After SIGABRT (faulthandler then logs the worker's stacks), how long before SIGKILL: a
 stopped or wedged process may never act on the first."""
+WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.worker")
+"""What a worker runs, before its options: bench/controller_cpu.py puts a worker without SIP
+here, to measure the controller alone."""
 PJSIP_LOG_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{3} ")
 """PJSIP's own log lines ("23:19:19.308  os_core_unix.c !pjlib ..."): debug detail."""
 
@@ -325,9 +328,7 @@ class WorkerPool:
                 nice=self.config.nice,
             )
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "engine.worker",
+                *WORKER_COMMAND,
                 *options.argv(),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
