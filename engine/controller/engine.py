@@ -10,7 +10,6 @@ import contextlib
 import logging
 import random
 import time
-import uuid
 from typing import Any, Protocol
 
 import httpx
@@ -29,6 +28,7 @@ from engine.flow.machine import FlowRun
 from engine.flow.registry import FlowRegistry
 from engine.ipc import messages as msg
 from engine.sessions.idempotency import HEADER, IdempotencyKey
+from engine.sessions.ids import new_session_id
 from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now
 from engine.sessions.store import SessionStore
 from engine.sessions.validation import validate_outgoing
@@ -185,7 +185,7 @@ class Engine:
             metrics.sessions_refused_total.labels("queue_full").inc()
             raise QueueFull(retry_after_seconds=dialer.retry_after_seconds())
         session = Session(
-            id=uuid.uuid4().hex,
+            id=new_session_id(),
             flow_id=request.flow_id,
             destination=request.number_to_dial,
             from_address=request.caller_id,
