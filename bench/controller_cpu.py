@@ -5,7 +5,10 @@ controller costs a call moves with their load and the VM's speed. Here the worke
 same IPC without SIP or media, and the load comes over HTTP from another process as in the
 rate bench (`engine.loadtest.runner.run_load`, flow `loadtest-3s`): the engine process's CPU a
 call is the controller's, measured on a machine that is mostly idle. Each round records the
-speed probe beside it; compare revisions by rounds taken alternately on one machine.
+speed probe beside it, and the engine's CPU over the load client's, whose work a call is the
+same whatever the engine's revision: rounds at one probe differed by a fifth on the nineteenth
+VM, the client with them, and that ratio by less (docs/field-notes.md, 2026-12-06). Compare
+revisions by rounds taken alternately on one machine.
 
     python bench/controller_cpu.py [--rate 100] [--seconds 30] [--rounds 3]
 """
@@ -66,6 +69,9 @@ async def one_round(rate: float, seconds: float, out: Path) -> dict[str, Any]:
         "engine_cores": resources["engine"]["cores_mean"],
         "engine_ms_a_call": round(resources["engine"]["cores_mean"] * 1000 / placed, 3),
         "load_client_ms_a_call": round(resources["load_client"]["cores_mean"] * 1000 / placed, 3),
+        "engine_over_load_client": round(
+            resources["engine"]["cores_mean"] / resources["load_client"]["cores_mean"], 2
+        ),
         "fake_workers_cores": resources["workers"]["cores_mean"],
         "machine_cores_mean": summary["machine_cores_mean"],
         "api_to_invite_p99_ms": summary["api_to_invite"]["p99_ms"],
