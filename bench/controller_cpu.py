@@ -28,8 +28,13 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load_bench import RESULTS, WORK, speed_probe_ms, workers_for  # noqa: E402
-from engine.config import load_config  # noqa: E402
+from bench.load_bench import (  # noqa: E402
+    RESULTS,
+    WORK,
+    rate_config,
+    speed_probe_ms,
+    workers_for,
+)
 from engine.controller import pool  # noqa: E402
 from engine.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
 from engine.sipp.ports import free_udp_port  # noqa: E402
@@ -38,11 +43,7 @@ FAKE_WORKER = (sys.executable, str(ROOT / "bench" / "fake_worker.py"))
 
 
 async def one_round(rate: float, seconds: float, out: Path) -> dict[str, Any]:
-    config = load_config(ROOT / "config" / "engine.yaml")
-    trunk = config.trunks[0].model_copy(
-        update={"max_calls_per_second": max(100.0, rate * 2), "max_concurrent_calls": 5000}
-    )
-    config = config.model_copy(update={"trunks": [trunk]})
+    config = rate_config(rate)
     workers = workers_for(rate)
     calls = round(rate * seconds)
     options = LoadOptions(

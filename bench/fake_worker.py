@@ -51,7 +51,6 @@ class FakeWorker:
         self.due: list[tuple[float, int, Callable[[], None]]] = []
         self.answered_at: dict[str, float] = {}
         self.calls: set[str] = set()
-        self.ended: set[str] = set()
         self.buffer = b""
         self.stopping = False
         self._order = 0

@@ -35,7 +35,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.config import load_config  # noqa: E402
+from engine.config import EngineConfig, load_config  # noqa: E402
 from engine.events.local_broker import MosquittoBroker  # noqa: E402
 from engine.loadtest.procstat import ProcessSampler  # noqa: E402
 from engine.loadtest.records import EventRecorder, SessionTimes  # noqa: E402
@@ -90,6 +90,15 @@ def media_files() -> tuple[Path, Path]:
     return pcm, ulaw
 
 
+def rate_config(rate: float) -> EngineConfig:
+    """config/engine.yaml with its first trunk's limits out of the way of a load at `rate`."""
+    config = load_config(ROOT / "config" / "engine.yaml")
+    trunk = config.trunks[0].model_copy(
+        update={"max_calls_per_second": max(100.0, rate * 2), "max_concurrent_calls": 5000}
+    )
+    return config.model_copy(update={"trunks": [trunk]})
+
+
 async def engine_run(
     uas: SippUas,
     rate: float,
@@ -99,11 +108,7 @@ async def engine_run(
     flow: str = "loadtest-3s",
     mqtt_url: str | None = None,
 ) -> dict[str, Any]:
-    config = load_config(ROOT / "config" / "engine.yaml")
-    trunk = config.trunks[0].model_copy(
-        update={"max_calls_per_second": max(100.0, rate * 2), "max_concurrent_calls": 5000}
-    )
-    config = config.model_copy(update={"trunks": [trunk]})
+    config = rate_config(rate)
     assert uas.process is not None
     options = LoadOptions(
         rate=rate,
