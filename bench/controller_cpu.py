@@ -10,7 +10,7 @@ same whatever the engine's revision: rounds at one probe differed by a fifth on 
 VM, the client with them, and that ratio by less (docs/field-notes.md, 2026-12-06). Compare
 revisions by rounds taken alternately on one machine.
 
-    python bench/controller_cpu.py [--rate 100] [--seconds 30] [--rounds 3]
+    python bench/controller_cpu.py [--rate 100] [--seconds 30] [--rounds 3] [--no-save]
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-save", action="store_true", help="print the rows, write no file")
     args = parser.parse_args()
     pool.WORKER_COMMAND = FAKE_WORKER
     rows = []
@@ -91,6 +92,8 @@ def main() -> None:
         row = uvloop.run(one_round(args.rate, args.seconds, WORK / f"controller-cpu-{index}"))
         print(json.dumps(row), flush=True)
         rows.append(row)
+    if args.no_save:
+        return
     document = {
         "kind": "controller-cpu",
         "command": " ".join(["python", "bench/controller_cpu.py", *sys.argv[1:]]),
