@@ -2,9 +2,10 @@
 third-party packages', or C, by cProfile's own time.
 
 Runs one round of `controller_cpu.py` (the engine in this process, its workers
-`fake_worker.py`, the load over HTTP from another process) under cProfile with the main
-thread's CPU clock (`time.thread_time`: waiting for the event loop costs nothing), and sums
-each function's own time by where the function lives. C functions (sqlite3's methods,
+`fake_worker.py`, the load over HTTP from another process) with cProfile on from the first
+request to the last call's end (the engine's start and the report's plot left out), on the
+main thread's CPU clock (`time.thread_time`: waiting for the event loop costs nothing), and
+sums each function's own time by where the function lives. C functions (sqlite3's methods,
 pydantic-core's validators, uvloop's loop and transports) are grouped by their module; the
 CPU of C code that uvloop runs without a Python caller lands in uvloop's `run_until_complete`.
 cProfile's own cost a call falls mostly on Python functions, so the Python shares are upper
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.controller_cpu import FAKE_WORKER, one_round  # noqa: E402
 from bench.load_bench import RESULTS, WORK  # noqa: E402
 from engine.controller import pool  # noqa: E402
+from engine.loadtest import runner  # noqa: E402
 from engine.loadtest.runner import describe_machine  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
@@ -77,9 +79,17 @@ def main() -> None:
     profile_path = WORK / "controller-profile.prof"
     profile_path.parent.mkdir(parents=True, exist_ok=True)
     profiler = cProfile.Profile(time.thread_time)
-    profiler.enable()
+    drive = runner.drive_from_another_process
+
+    async def drive_profiled(*args: Any, **kwargs: Any) -> Any:
+        profiler.enable()
+        try:
+            return await drive(*args, **kwargs)
+        finally:
+            profiler.disable()
+
+    runner.drive_from_another_process = drive_profiled  # type: ignore[assignment]
     row = uvloop.run(one_round(args.rate, args.seconds, WORK / "controller-profile"))
-    profiler.disable()
     profiler.dump_stats(profile_path)
     totals = own_time_by_origin(pstats.Stats(str(profile_path)))
     whole = sum(totals.values())
@@ -96,9 +106,9 @@ def main() -> None:
             if not name.startswith("harness")
         },
         "harness_share_of_the_thread": round((whole - controller) / whole, 3),
-        "note": "own time by cProfile on the main thread's CPU clock; the profiler's cost "
-        "inflates the Python shares, so they are upper bounds; the round's CPU a call "
-        "includes the profiler's",
+        "note": "own time by cProfile on the main thread's CPU clock, from the first request "
+        "to the last call's end; the profiler's cost inflates the Python shares, so they are "
+        "upper bounds; the round's CPU a call includes the profiler's",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"controller-profile-{time.strftime('%Y%m%d-%H%M%S')}.json"
