@@ -81,10 +81,10 @@ def main() -> None:
     profiler = cProfile.Profile(time.thread_time)
     drive = runner.drive_from_another_process
 
-    async def drive_profiled(*args: Any, **kwargs: Any) -> Any:
+    async def drive_profiled(*positional: Any, **keywords: Any) -> Any:
         profiler.enable()
         try:
-            return await drive(*args, **kwargs)
+            return await drive(*positional, **keywords)
         finally:
             profiler.disable()
 
