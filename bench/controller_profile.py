@@ -38,7 +38,6 @@ from bench.controller_cpu import FAKE_WORKER, one_round  # noqa: E402
 from bench.load_bench import RESULTS, WORK  # noqa: E402
 from engine.controller import pool  # noqa: E402
 from engine.loadtest import runner  # noqa: E402
-from engine.loadtest.runner import describe_machine  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 C_FUNCTION_MODULE = re.compile(r"of '([A-Za-z0-9_]+)[.']|built-in method ([A-Za-z0-9_]+)[.]")
@@ -97,7 +96,7 @@ def main() -> None:
     document: dict[str, Any] = {
         "kind": "controller-profile",
         "command": " ".join(["python", "bench/controller_profile.py", *sys.argv[1:]]),
-        "machine": describe_machine(),
+        "machine": runner.describe_machine(),
         "round": row,
         "main_thread_cpu_seconds": round(whole, 2),
         "share_of_the_controller": {

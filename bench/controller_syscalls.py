@@ -28,17 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load_bench import RESULTS, WORK  # noqa: E402
+from engine.loadtest.procstat import cpu_ticks  # noqa: E402
 from engine.loadtest.runner import describe_machine  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def user_and_system_ticks(pid: int) -> tuple[int, int] | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return int(fields[11]), int(fields[12])
 
 
 def parse_strace_summary(text: str) -> dict[str, dict[str, int]]:
@@ -75,11 +68,11 @@ def main() -> None:
     tracer: subprocess.Popen[str] | None = None
     summary_path = WORK / "controller-syscalls.strace"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    previous = user_and_system_ticks(child.pid)
+    previous = cpu_ticks(child.pid)
     started = time.monotonic()
     while child.poll() is None and previous is not None:
         time.sleep(1.0)
-        now = user_and_system_ticks(child.pid)
+        now = cpu_ticks(child.pid)
         if now is None:
             break
         user, system = now[0] - previous[0], now[1] - previous[1]

@@ -12,15 +12,21 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of one process (None once it is gone)."""
+def cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """User and system CPU of one process in clock ticks (None once it is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
     # After the command: state is field 3, utime 14 and stime 15 (1-based, man proc).
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return int(fields[11]), int(fields[12])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process (None once it is gone)."""
+    ticks = cpu_ticks(pid)
+    return None if ticks is None else (ticks[0] + ticks[1]) / _TICKS
 
 
 def rss_bytes(pid: int) -> int | None:
