@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := sip-tester mosquitto espeak-ng sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps system-deps venv demo test lint typecheck unit bench clean serve
+.PHONY: deps system-deps venv demo test lint typecheck contracts unit bench clean serve
 
 deps: system-deps venv
 
@@ -25,7 +25,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,tools]'
 	touch $@
 
 demo: deps
@@ -41,10 +41,13 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy engine
 
+contracts: venv
+	$(VENV)/bin/lint-imports
+
 unit: venv
 	$(VENV)/bin/pytest -q -m "not sip and not mqtt"
 
-test: deps lint typecheck
+test: deps lint typecheck contracts
 	$(VENV)/bin/voice-engine flows validate flows
 	$(VENV)/bin/pytest -q
 

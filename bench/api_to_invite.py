@@ -32,11 +32,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.controller.serve_process import ServeProcess  # noqa: E402
-from engine.events.local_broker import MosquittoBroker  # noqa: E402
-from engine.loadtest.runner import describe_machine  # noqa: E402
-from engine.sipp.ports import free_tcp_port  # noqa: E402
-from engine.sipp.runner import SippUas  # noqa: E402
+from engine.tools.broker import MosquittoBroker  # noqa: E402
+from engine.tools.loadtest.runner import describe_machine  # noqa: E402
+from engine.tools.serve_process import ServeProcess  # noqa: E402
+from engine.tools.sipp.ports import free_tcp_port  # noqa: E402
+from engine.tools.sipp.runner import SippUas  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api-to-invite.json"
 TRACE_BLOCK = re.compile(

@@ -211,7 +211,7 @@ def worker_main(
 
 
 def rtp_summary(counts: list[tuple[int, int, int]]) -> dict[str, Any]:
-    """The same fields as the engine's report (engine/loadtest/report.py)."""
+    """The same fields as the engine's report (engine/tools/loadtest/report.py)."""
     sent = sum(c[0] for c in counts)
     received = sum(c[1] for c in counts)
     lost = sum(c[2] for c in counts)

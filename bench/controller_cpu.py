@@ -3,7 +3,7 @@
 The rate bench's engine shares two cores with a hundred pjsua2 processes and SIPp, so what its
 controller costs a call moves with their load and the VM's speed. Here the workers speak the
 same IPC without SIP or media, and the load comes over HTTP from another process as in the
-rate bench (`engine.loadtest.runner.run_load`, flow `loadtest-3s`): the engine process's CPU a
+rate bench (`engine.tools.loadtest.runner.run_load`, flow `loadtest-3s`): the engine process's CPU a
 call is the controller's, measured on a machine that is mostly idle. Each round records the
 speed probe beside it, and the engine's CPU over the load client's, whose work a call is the
 same whatever the engine's revision: rounds at one probe differed by a fifth on the nineteenth
@@ -36,8 +36,8 @@ from bench.load_bench import (  # noqa: E402
     workers_for,
 )
 from engine.controller import pool  # noqa: E402
-from engine.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
-from engine.sipp.ports import free_udp_port  # noqa: E402
+from engine.tools.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
+from engine.tools.sipp.ports import free_udp_port  # noqa: E402
 
 FAKE_WORKER = (sys.executable, str(ROOT / "bench" / "fake_worker.py"))
 

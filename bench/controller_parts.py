@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 from engine.flow.events import SessionFacts  # noqa: E402
 from engine.flow.machine import FlowRun  # noqa: E402
 from engine.flow.registry import FlowRegistry  # noqa: E402
-from engine.loadtest.runner import FLOWS_DIR, describe_machine  # noqa: E402
 from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now  # noqa: E402
 from engine.sessions.store import _SCHEMA as STORE_SCHEMA  # noqa: E402
 from engine.sessions.store import SessionStore  # noqa: E402
 from engine.sessions.wal import use_wal  # noqa: E402
+from engine.tools.loadtest.runner import FLOWS_DIR, describe_machine  # noqa: E402
 
 FACTS = SessionFacts("bench", "loadtest-3s", "+18144043093", "+12025550143", "2026-11-27T22:00:00Z")
 REHEARSALS = 20_000

@@ -9,7 +9,7 @@ sums each function's own time by where the function lives. C functions (sqlite3'
 pydantic-core's validators, uvloop's loop and transports) are grouped by their module; the
 CPU of C code that uvloop runs without a Python caller lands in uvloop's `run_until_complete`.
 cProfile's own cost a call falls mostly on Python functions, so the Python shares are upper
-bounds. `engine/loadtest` (the in-process recorder) and `bench/` are the harness's, not the
+bounds. `engine/tools/loadtest` (the in-process recorder) and `bench/` are the harness's, not the
 controller's, and are counted apart.
 
     python bench/controller_profile.py [--rate 100] [--seconds 30]
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.controller_cpu import FAKE_WORKER, one_round  # noqa: E402
 from bench.load_bench import RESULTS, WORK  # noqa: E402
 from engine.controller import pool  # noqa: E402
-from engine.loadtest import runner  # noqa: E402
+from engine.tools.loadtest import runner  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 C_FUNCTION_MODULE = re.compile(r"of '([A-Za-z0-9_]+)[.']|built-in method ([A-Za-z0-9_]+)[.]")
@@ -50,8 +50,10 @@ def origin(filename: str, function: str) -> str:
         module = next((group for group in found.groups() if group), "?") if found else "?"
         return f"C: {module.lstrip('_')}"
     path = Path(filename).resolve()
-    if path.is_relative_to(ROOT / "engine" / "loadtest") or path.is_relative_to(ROOT / "bench"):
-        return "harness: engine/loadtest, bench"
+    if path.is_relative_to(ROOT / "engine" / "tools" / "loadtest") or path.is_relative_to(
+        ROOT / "bench"
+    ):
+        return "harness: engine/tools/loadtest, bench"
     if path.is_relative_to(ROOT / "engine"):
         return "engine (Python)"
     if "site-packages" in path.parts:

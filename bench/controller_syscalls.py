@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load_bench import RESULTS, WORK  # noqa: E402
-from engine.loadtest.procstat import cpu_ticks  # noqa: E402
-from engine.loadtest.runner import describe_machine  # noqa: E402
+from engine.tools.loadtest.procstat import cpu_ticks  # noqa: E402
+from engine.tools.loadtest.runner import describe_machine  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 from engine.controller import pool as pool_module  # noqa: E402
 from engine.controller.engine import Engine  # noqa: E402
 from engine.ipc import messages as msg  # noqa: E402
-from engine.loadtest.runner import describe_machine  # noqa: E402
-from engine.sipp import pcaps  # noqa: E402
-from engine.sipp.runner import SippUas  # noqa: E402
+from engine.tools.loadtest.runner import describe_machine  # noqa: E402
+from engine.tools.sipp import pcaps  # noqa: E402
+from engine.tools.sipp.runner import SippUas  # noqa: E402
 from engine.worker.call import DIGIT_TRACE_ENV  # noqa: E402
 from tests.support.engine import engine_config, wait_for_end  # noqa: E402
 

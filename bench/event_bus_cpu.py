@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.config import MqttConfig
 from engine.events.bus import EventBus
-from engine.events.local_broker import MosquittoBroker
-from engine.loadtest.procstat import cpu_seconds
-from engine.loadtest.runner import describe_machine
+from engine.tools.broker import MosquittoBroker
+from engine.tools.loadtest.procstat import cpu_seconds
+from engine.tools.loadtest.runner import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -22,7 +22,7 @@ from engine.flow.loader import load_flow  # noqa: E402
 from engine.flow.machine import FlowRun  # noqa: E402
 from engine.flow.registry import FlowRegistry  # noqa: E402
 from engine.flow.simulate import Script, simulate  # noqa: E402
-from engine.loadtest.runner import describe_machine  # noqa: E402
+from engine.tools.loadtest.runner import describe_machine  # noqa: E402
 
 FACTS = SessionFacts("bench", "loop", "+12025550100", "+12025550143", "2024-01-01T00:00:00Z")
 LOOP = """\

@@ -36,19 +36,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.config import EngineConfig, load_config  # noqa: E402
-from engine.events.local_broker import MosquittoBroker  # noqa: E402
-from engine.loadtest.procstat import ProcessSampler  # noqa: E402
-from engine.loadtest.records import EventRecorder, SessionTimes  # noqa: E402
-from engine.loadtest.runner import (  # noqa: E402
+from engine.tools.broker import MosquittoBroker  # noqa: E402
+from engine.tools.loadtest.procstat import ProcessSampler  # noqa: E402
+from engine.tools.loadtest.records import EventRecorder, SessionTimes  # noqa: E402
+from engine.tools.loadtest.runner import (  # noqa: E402
     SOCKET_BUFFER,
     LoadOptions,
     LoadSippUas,
     describe_machine,
     run_load,
 )
-from engine.sipp.ports import free_udp_port, free_udp_port_range  # noqa: E402
-from engine.sipp.runner import SippUas  # noqa: E402
-from engine.sipp.socket_drops import DropWatch, parse_udp_table  # noqa: E402
+from engine.tools.sipp.ports import free_udp_port, free_udp_port_range  # noqa: E402
+from engine.tools.sipp.runner import SippUas  # noqa: E402
+from engine.tools.sipp.socket_drops import DropWatch, parse_udp_table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
@@ -506,8 +506,8 @@ async def run_kind(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None
 async def concurrency_run(uas: SippUas, count: int) -> dict[str, Any]:
     """`count` held calls (RTP both ways: silence out, echo back); CPU and memory per call."""
     from engine.controller.engine import Engine
-    from engine.loadtest.runner import FLOWS_DIR
     from engine.sessions.model import CallState
+    from engine.tools.loadtest.runner import FLOWS_DIR
 
     config = load_config(ROOT / "config" / "engine.yaml")
     workers = math.ceil(count / 4)

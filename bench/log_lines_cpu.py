@@ -24,8 +24,8 @@ from event_bus_cpu import call_events
 
 from engine.config import LoggingConfig
 from engine.controller.engine import log_event
-from engine.loadtest.runner import describe_machine
 from engine.logs import setup_logging
+from engine.tools.loadtest.runner import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SESSION_ID = "0123456789abcdef0123456789abcdef"

@@ -12,22 +12,6 @@ from engine.config import OwnedNumber
 from engine.sessions.model import Session
 
 
-class QueueFull(Exception):
-    """The trunk's queue of waiting calls is full: answer 503 with Retry-After."""
-
-    error_code = "QueueFull"
-
-    def __init__(self, retry_after_seconds: int, message: str = "the call queue is full") -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class Overloaded(QueueFull):
-    """The controller is too far behind to take another call now: 503 with Retry-After."""
-
-    error_code = "Overloaded"
-
-
 class VoiceBackend(Protocol):
     async def create_outgoing_session(
         self,
@@ -40,8 +24,8 @@ class VoiceBackend(Protocol):
         request already made, its session instead (nothing dialled).
 
         Raises `engine.sessions.validation.ValidationFailed` (nothing stored, nothing dialled),
-        `QueueFull`, or `engine.sessions.idempotency.IdempotencyKeyReused` (the key came with
-        other fields before).
+        `engine.errors.QueueFull`, or `engine.sessions.idempotency.IdempotencyKeyReused` (the
+        key came with other fields before).
         """
         ...
 

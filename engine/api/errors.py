@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from engine.api.backend import QueueFull
 from engine.api.dto import ErrorResponse, ResponseError, ResponseStatus
 from engine.api.formats import negotiate, render
 from engine.api.xmlwire import pascal
+from engine.errors import QueueFull
 from engine.sessions.idempotency import HEADER as IDEMPOTENCY_HEADER
 from engine.sessions.idempotency import IdempotencyKeyReused
 from engine.sessions.validation import FieldError, ValidationFailed

@@ -623,7 +623,9 @@ class CallDriver:
     def _send_digits(self, command: cmd.SendDigits) -> None:
         ok = self._media_allowed()
         if ok:
-            self._send(msg.SendDigits(call_id=self.main_leg, digits=command.digits))
+            self._send(
+                msg.SendDigits(call_id=self.main_leg, digits_id="digits", digits=command.digits)
+            )
         self._deliver_later(ev.DigitsSent(ok=ok))
 
     def _transfer(self, command: cmd.TransferCall) -> None:
@@ -633,7 +635,7 @@ class CallDriver:
             self._deliver_later(ev.TransferFinished(False, 0, why))
             return
         self.host.log_session(self.session, f"transferring to {target}")
-        self._send(msg.Transfer(call_id=self.main_leg, target_uri=target))
+        self._send(msg.Transfer(call_id=self.main_leg, transfer_id="transfer", target_uri=target))
 
     def _dial_leg(self, command: cmd.DialLeg) -> None:
         target = self._target_uri(command.target)

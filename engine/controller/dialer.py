@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from engine.config import TrunkConfig
 from engine.controller.call import CallDriver
-from engine.controller.pool import NoWorkerAvailable, Worker, WorkerPool
+from engine.controller.pool import Worker, WorkerPool
+from engine.errors import NoWorkerAvailable
 
 log = logging.getLogger(__name__)
 

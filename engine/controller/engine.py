@@ -15,7 +15,6 @@ from typing import Any, Protocol
 import httpx
 
 from engine import metrics
-from engine.api.backend import Overloaded, QueueFull
 from engine.config import EngineConfig, OwnedNumber
 from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
@@ -23,6 +22,7 @@ from engine.controller.lag import LoopLag
 from engine.controller.observe import LiveGauges, record_event
 from engine.controller.pool import Worker, WorkerPool
 from engine.controller.tts import TtsCache
+from engine.errors import Overloaded, QueueFull
 from engine.flow.events import SessionFacts
 from engine.flow.machine import FlowRun
 from engine.flow.registry import FlowRegistry

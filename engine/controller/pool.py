@@ -22,6 +22,7 @@ from typing import Any
 
 from engine import metrics
 from engine.config import TrunkConfig, WorkersConfig
+from engine.errors import NoWorkerAvailable
 from engine.ipc.codec import decode_from_worker, encode
 from engine.ipc.doorbell import Doorbell
 from engine.ipc.messages import (
@@ -53,10 +54,6 @@ class WorkerState(StrEnum):
     READY = "ready"
     STOPPING = "stopping"
     DEAD = "dead"
-
-
-class NoWorkerAvailable(Exception):
-    """A worker could not be started (the message says why)."""
 
 
 @dataclass(eq=False)

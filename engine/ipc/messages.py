@@ -7,7 +7,7 @@ for its whole life inside one worker.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -116,15 +116,23 @@ class StopRecording(Message):
 
 
 class SendDigits(Message):
+    """Answered by DigitsSent once the digits are queued, or by CommandFailed."""
+
     type: Literal["send_digits"] = "send_digits"
     call_id: str
+    digits_id: str
+    """Chosen by the controller; DigitsSent and CommandFailed carry it back."""
     digits: str
     """0-9, *, #, A-D; sent as RFC 2833 telephone-events."""
 
 
 class Transfer(Message):
+    """Answered by TransferResult, or by CommandFailed when the REFER could not be sent."""
+
     type: Literal["transfer"] = "transfer"
     call_id: str
+    transfer_id: str
+    """Chosen by the controller; TransferResult and CommandFailed carry it back."""
     target_uri: str
     """Refer-To of a blind transfer."""
 
@@ -222,6 +230,8 @@ class DigitReceived(Message):
     type: Literal["digit_received"] = "digit_received"
     call_id: str
     digit: str
+    received_at: float | None = None
+    """The worker's time.monotonic() in PJSIP's DTMF callback (see InviteSent)."""
 
 
 class PlaybackDone(Message):
@@ -244,9 +254,20 @@ class RecordingDone(Message):
 class TransferResult(Message):
     type: Literal["transfer_result"] = "transfer_result"
     call_id: str
+    transfer_id: str
+    """The Transfer's."""
     accepted: bool
     sip_code: int
     reason: str
+
+
+class DigitsSent(Message):
+    """The SendDigits' digits are queued on the call's audio stream."""
+
+    type: Literal["digits_sent"] = "digits_sent"
+    call_id: str
+    digits_id: str
+    """The SendDigits'."""
 
 
 class CommandFailed(Message):
@@ -255,6 +276,11 @@ class CommandFailed(Message):
     type: Literal["command_failed"] = "command_failed"
     call_id: str | None
     command: str
+    """The failed command's `type`, e.g. "transfer"."""
+    subject_id: str | None = None
+    """The id the failed command named within its call: a PlayFile's playback_id, a
+    StartRecording's recording_id, a Transfer's transfer_id, a SendDigits' digits_id; None for
+    commands about a whole call or the worker."""
     reason: str
 
 
@@ -291,6 +317,7 @@ FromWorker = Annotated[
     | PlaybackDone
     | RecordingDone
     | TransferResult
+    | DigitsSent
     | CommandFailed
     | Stats,
     Field(discriminator="type"),
@@ -298,3 +325,22 @@ FromWorker = Annotated[
 
 TO_WORKER: TypeAdapter[ToWorker] = TypeAdapter(ToWorker)
 FROM_WORKER: TypeAdapter[FromWorker] = TypeAdapter(FromWorker)
+
+
+def subject_of(command: ToWorker) -> str | None:
+    """The id a command names within its call (CommandFailed.subject_id), if it names one."""
+    match command:
+        case PlayFile() | StopPlayback():
+            return command.playback_id
+        case StartRecording() | StopRecording():
+            return command.recording_id
+        case Transfer():
+            return command.transfer_id
+        case SendDigits():
+            return command.digits_id
+        case Bridge():
+            return command.other_call_id
+        case MakeCall() | ConfigureTrunk() | Hangup() | Shutdown() | StatsRequest():
+            return None
+        case _:
+            assert_never(command)

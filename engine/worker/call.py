@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -18,15 +17,6 @@ from engine.ipc.messages import (
 
 if TYPE_CHECKING:
     from engine.worker.worker import Worker
-
-DIGIT_TRACE_ENV = "VOICE_ENGINE_DIGIT_TRACE"
-"""Optional instrumentation (bench/digit_latency.py): when this names a file, every digit's
-arrival is appended to it as `<time.monotonic_ns()> <call_id> <digit>` (off by default)."""
-
-
-def _trace_digit(path: str, call_id: str, digit: str) -> None:
-    with open(path, "a") as trace:
-        trace.write(f"{time.monotonic_ns()} {call_id} {digit}\n")
 
 
 class WorkerCall(pj.Call):
@@ -49,6 +39,8 @@ class WorkerCall(pj.Call):
         """time.monotonic() at DISCONNECTED (CallEnded is sent later, from the loop)."""
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
+        self.transfer_id = ""
+        """The Transfer being reported on."""
         self.rtp: RtpCounts | None = None
         self.answer_prompt: AnswerPrompt | None = None
         """Started by the worker once the call is answered (MakeCall.answer_prompt)."""
@@ -109,10 +101,9 @@ class WorkerCall(pj.Call):
         )
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
-        trace = os.environ.get(DIGIT_TRACE_ENV)
-        if trace:
-            _trace_digit(trace, self.call_id, prm.digit)
-        self.worker.send(DigitReceived(call_id=self.call_id, digit=prm.digit))
+        self.worker.send(
+            DigitReceived(call_id=self.call_id, digit=prm.digit, received_at=time.monotonic())
+        )
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
         # The first final status (202 to the REFER, or a NOTIFY's sipfrag) is the result.
@@ -122,6 +113,7 @@ class WorkerCall(pj.Call):
         self.worker.send(
             TransferResult(
                 call_id=self.call_id,
+                transfer_id=self.transfer_id,
                 accepted=200 <= prm.statusCode < 300,
                 sip_code=prm.statusCode,
                 reason=prm.reason,

@@ -228,7 +228,14 @@ class Worker:
     ) -> None:
         failure = exc.failure if isinstance(exc, CommandError) else from_pj_error(exc)
         log.warning("%s failed: %s", message.type, failure.reason)
-        self.send(m.CommandFailed(call_id=call_id, command=message.type, reason=failure.reason))
+        self.send(
+            m.CommandFailed(
+                call_id=call_id,
+                command=message.type,
+                subject_id=m.subject_of(message),
+                reason=failure.reason,
+            )
+        )
         if isinstance(message, m.MakeCall):
             self._make_call_failed(message.call_id, failure)
         elif (
@@ -514,7 +521,10 @@ class Worker:
             failure = from_pj_error(exc)
             self.send(
                 m.CommandFailed(
-                    call_id=recording.call_id, command="start_recording", reason=failure.reason
+                    call_id=recording.call_id,
+                    command="start_recording",
+                    subject_id=recording.recording_id,
+                    reason=failure.reason,
                 )
             )
             self._end_recording(recording, "stopped")
@@ -558,12 +568,14 @@ class Worker:
     def _send_digits(self, msg: m.SendDigits) -> None:
         self._audio(msg.call_id)
         self._call(msg.call_id).dialDtmf(msg.digits)
+        self.send(m.DigitsSent(call_id=msg.call_id, digits_id=msg.digits_id))
 
     def _transfer(self, msg: m.Transfer) -> None:
         call = self._call(msg.call_id)
         if not call.answered:
             raise CommandError(f"call {msg.call_id} is not answered")
         call.transfer_reported = False
+        call.transfer_id = msg.transfer_id
         call.xfer(msg.target_uri, pj.CallOpParam(True))
 
     def _bridge(self, msg: m.Bridge) -> None:

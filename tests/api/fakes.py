@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from engine.api.backend import QueueFull
 from engine.config import OwnedNumber
+from engine.errors import QueueFull
 from engine.sessions.idempotency import IdempotencyKey
 from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.validation import validate_outgoing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from engine.api.backend import Overloaded
+from engine.errors import Overloaded
 from tests.api.fakes import FakeBackend
 
 SESSIONS_NS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"

@@ -21,11 +21,11 @@ def test_python_functions_are_grouped_by_where_their_file_lives() -> None:
     assert origin(str(ROOT / "engine" / "controller" / "call.py"), "on_worker_message") == (
         "engine (Python)"
     )
-    assert origin(str(ROOT / "engine" / "loadtest" / "runner.py"), "run_load") == (
-        "harness: engine/loadtest, bench"
+    assert origin(str(ROOT / "engine" / "tools" / "loadtest" / "runner.py"), "run_load") == (
+        "harness: engine/tools/loadtest, bench"
     )
     assert origin(str(ROOT / "bench" / "controller_cpu.py"), "one_round") == (
-        "harness: engine/loadtest, bench"
+        "harness: engine/tools/loadtest, bench"
     )
     site = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
     assert origin(str(site / "uvicorn" / "protocols" / "http" / "h11_impl.py"), "send") == (

@@ -8,9 +8,9 @@ import pytest
 
 from bench.controller_cpu import FAKE_WORKER
 from engine.controller import pool
-from engine.loadtest.runner import FLOWS_DIR
 from engine.sessions.model import Outcome
-from engine.sipp.ports import free_udp_port
+from engine.tools.loadtest.runner import FLOWS_DIR
+from engine.tools.sipp.ports import free_udp_port
 from tests.support.engine import DESTINATION, engine_config, running, wait_for_end
 
 

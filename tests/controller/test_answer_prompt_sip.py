@@ -14,7 +14,7 @@ from engine.flow import commands as cmd
 from engine.flow.first_prompt import FirstPrompt
 from engine.ipc import messages as msg
 from engine.sessions.model import Outcome, Session
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.controller.test_tail_sip import LOADTEST_FLOWS, sent_to_workers
 from tests.support.audio import tone_wav  # noqa: F401  (a fixture)
 from tests.support.engine import DESTINATION, engine_config, messages, running, wait_for_end

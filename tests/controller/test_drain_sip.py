@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from engine.api.keys import KeyStore
-from engine.controller.serve_process import ServeProcess
 from engine.sessions.model import Outcome
 from engine.sessions.store import SessionStore
-from engine.sipp.ports import free_tcp_port
-from engine.sipp.runner import SippUas
+from engine.tools.serve_process import ServeProcess
+from engine.tools.sipp.ports import free_tcp_port
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import DESTINATION, HOLD_FLOW, engine_config, hold_flows
 
 pytestmark = pytest.mark.sip

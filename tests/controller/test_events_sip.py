@@ -15,10 +15,10 @@ from engine.api.app import create_app
 from engine.api.keys import KeyStore
 from engine.controller.engine import Engine
 from engine.events.bus import EventBus
-from engine.events.local_broker import MosquittoBroker
 from engine.events.model import Event
 from engine.sessions.model import Outcome
-from engine.sipp.runner import SippUas
+from engine.tools.broker import MosquittoBroker
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import engine_config, running, wait_for_end, wait_until
 from tests.support.mqtt import Subscriber, subscribed
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from engine.sessions.model import Outcome, Session
-from engine.sipp import pcaps
-from engine.sipp.ports import free_udp_port_pair
-from engine.sipp.runner import SippUas
+from engine.tools.sipp import pcaps
+from engine.tools.sipp.ports import free_udp_port_pair
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import (
     REPO,
     engine_config,

@@ -10,7 +10,7 @@ import pytest
 from engine.sessions.idempotency import IdempotencyKeyReused
 from engine.sessions.model import CallState, Outcome
 from engine.sessions.validation import ValidationFailed
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import (
     DESTINATION,
     engine_config,

@@ -16,7 +16,7 @@ import pytest
 from engine.api.app import create_app
 from engine.api.keys import KeyStore
 from engine.sessions.model import CallState, Outcome
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import engine_config, messages, running, wait_for_end, wait_until
 
 pytestmark = pytest.mark.sip

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from engine.controller.serve_process import ServeProcess
-from engine.sipp.ports import free_tcp_port
-from engine.sipp.runner import SippUas
+from engine.tools.serve_process import ServeProcess
+from engine.tools.sipp.ports import free_tcp_port
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import FLOWS, TTS_CACHE
 
 pytestmark = pytest.mark.sip

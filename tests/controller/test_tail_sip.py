@@ -15,12 +15,12 @@ from engine.controller.pool import Worker
 from engine.flow import commands as cmd
 from engine.ipc import messages as msg
 from engine.sessions.model import Outcome, Session
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import DESTINATION, engine_config, messages, running, wait_for_end
 
 pytestmark = pytest.mark.sip
 
-LOADTEST_FLOWS = Path(__file__).resolve().parents[2] / "engine" / "loadtest" / "flows"
+LOADTEST_FLOWS = Path(__file__).resolve().parents[2] / "engine" / "tools" / "loadtest" / "flows"
 """loadtest-3s: say (2.6 s), pause 0.4 s, hang up."""
 
 

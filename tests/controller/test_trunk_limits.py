@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from engine.api.app import create_app
-from engine.api.backend import Overloaded
 from engine.api.keys import KeyStore
+from engine.errors import Overloaded
 from engine.sessions.model import CallState, Outcome
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.engine import (
     DESTINATION,
     engine_config,

@@ -12,7 +12,7 @@ from engine.config import MqttConfig
 from engine.events import EventBus, EventKind
 from engine.events import outbox as outbox_module
 from engine.events.model import CallRinging
-from engine.sipp.ports import free_tcp_port
+from engine.tools.sipp.ports import free_tcp_port
 
 
 async def test_without_mqtt_events_reach_subscribers_and_nothing_piles_up(db_path: Path) -> None:

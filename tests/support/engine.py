@@ -11,8 +11,8 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.controller.engine import Engine
 from engine.sessions.model import Session
-from engine.sipp.ports import free_udp_port_range
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.ports import free_udp_port_range
+from engine.tools.sipp.runner import SippUas
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWS = REPO / "flows"

@@ -1,5 +1,5 @@
 """Tests use the engine's own local broker runner."""
 
-from engine.events.local_broker import MosquittoBroker
+from engine.tools.broker import MosquittoBroker
 
 __all__ = ["MosquittoBroker"]

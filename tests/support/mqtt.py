@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import aiomqtt
 
-from engine.events.local_broker import MosquittoBroker
 from engine.events.model import Event
+from engine.tools.broker import MosquittoBroker
 
 
 class Subscriber:

@@ -25,7 +25,7 @@ from engine.ipc.codec import decode_from_worker, encode
 from engine.ipc.doorbell import Doorbell
 from engine.ipc.messages import FromWorker, Message, Ready, Shutdown
 from engine.ipc.worker_options import BUSY_POLL_MS, WorkerOptions
-from engine.sipp.ports import free_udp_port_range
+from engine.tools.sipp.ports import free_udp_port_range
 
 M = TypeVar("M", bound=Message)
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.ipc.messages import CallAnswered, ConfigureTrunk, MakeCall
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.audio import tone_wav  # noqa: F401  (a fixture for these tests)
 from tests.support.worker_process import WorkerProcess
 

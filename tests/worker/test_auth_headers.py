@@ -7,7 +7,7 @@ import re
 import pytest
 
 from engine.ipc.messages import CallAnswered, CallEnded, Hangup
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
 from tests.worker.conftest import CALLER, answered_call, make_call, trunk
 

@@ -13,7 +13,7 @@ from engine.ipc.messages import (
     Hangup,
     InviteSent,
 )
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
 from tests.worker.conftest import answered_call, make_call
 

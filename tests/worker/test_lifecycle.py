@@ -17,7 +17,7 @@ from engine.ipc.messages import (
     TransferResult,
 )
 from engine.ipc.messages import Transfer as TransferCommand
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
 from tests.worker.conftest import answered_call, make_call, trunk
 
@@ -28,9 +28,9 @@ async def test_transfer_sends_refer(worker: WorkerProcess) -> None:
     target = "sip:+15550001111@127.0.0.1:5099"
     with SippUas("uas-refer", calls=1) as uas:
         await answered_call(worker, uas)
-        await worker.send(TransferCommand(call_id="c1", target_uri=target))
+        await worker.send(TransferCommand(call_id="c1", transfer_id="t1", target_uri=target))
         result = await worker.wait_for(TransferResult, call_id="c1")
-        assert result.accepted
+        assert (result.transfer_id, result.accepted) == ("t1", True)
         assert 200 <= result.sip_code < 300
         await worker.send(Hangup(call_id="c1"))
         await worker.wait_for(CallEnded, call_id="c1")

@@ -17,6 +17,7 @@ from engine.ipc.messages import (
     CallEnded,
     CommandFailed,
     DigitReceived,
+    DigitsSent,
     Hangup,
     PlaybackDone,
     PlayFile,
@@ -25,8 +26,8 @@ from engine.ipc.messages import (
     StartRecording,
     StopPlayback,
 )
-from engine.sipp.pcaps import SEQUENCE_FILE, sequence_pcap
-from engine.sipp.runner import SippUas
+from engine.tools.sipp.pcaps import SEQUENCE_FILE, sequence_pcap
+from engine.tools.sipp.runner import SippUas
 from tests.support.worker_process import WorkerProcess
 from tests.worker.conftest import answered_call, make_call, trunk
 
@@ -68,7 +69,9 @@ async def test_send_digits_echoed_back(worker: WorkerProcess) -> None:
     # SIPp's -rtp_echo returns our RFC 2833 packets, so our own digits come back to us.
     with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
         await answered_call(worker, uas)
-        await worker.send(SendDigits(call_id="c1", digits="25#"))
+        await worker.send(SendDigits(call_id="c1", digits_id="d1", digits="25#"))
+        sent = await worker.wait_for(DigitsSent, call_id="c1")
+        assert sent.digits_id == "d1"
         assert await digits(worker, 3) == "25#"
 
 
