@@ -72,11 +72,15 @@ class CancelTimer:
 
 @dataclass(frozen=True)
 class SendDigits:
+    request_id: str
+    """DigitsSent answers with it."""
     digits: str
 
 
 @dataclass(frozen=True)
 class TransferCall:
+    transfer_id: str
+    """TransferFinished answers with it."""
     target: str
     """An E.164 number (sent through the call's trunk) or a sip: URI."""
 

@@ -18,7 +18,7 @@ def test_c_functions_are_grouped_by_their_module() -> None:
 
 
 def test_python_functions_are_grouped_by_where_their_file_lives() -> None:
-    assert origin(str(ROOT / "engine" / "controller" / "call.py"), "on_worker_message") == (
+    assert origin(str(ROOT / "engine" / "controller" / "call" / "core.py"), "worker_message") == (
         "engine (Python)"
     )
     assert origin(str(ROOT / "engine" / "tools" / "loadtest" / "runner.py"), "run_load") == (

@@ -8,6 +8,7 @@ import pytest
 
 from bench.controller_cpu import FAKE_WORKER
 from engine.controller import pool
+from engine.events.model import EventData
 from engine.sessions.model import Outcome
 from engine.tools.loadtest.runner import FLOWS_DIR
 from engine.tools.sipp.ports import free_udp_port
@@ -19,10 +20,10 @@ class Recorder:
         self.kinds: list[str] = []
         self.ended: dict[str, object] = {}
 
-    def emit(self, session_id: str, kind: str, data: dict[str, object]) -> None:
+    def emit(self, session_id: str, kind: str, data: EventData) -> None:
         self.kinds.append(kind)
         if kind == "call.ended":
-            self.ended = data
+            self.ended = data.model_dump()
 
 
 async def test_a_load_call_completes_against_the_fake_worker_as_against_sip(

@@ -64,6 +64,8 @@ class RecordStep(SequentialStep):
                     "duration": event.duration_seconds,
                     "reason": event.reason,
                 }
+                if event.reason == "failed":
+                    return Outcome("failed", self.next, detail="the recording could not start")
                 result = "hangup" if hung_up else "ok"
                 return Outcome(result, self.next, detail=f"{event.duration_seconds:.1f} s")
             if isinstance(event, DigitReceived) and event.digit == self.finish_key:

@@ -35,8 +35,9 @@ class SendDigitsStep(SequentialStep):
         digits = ctx.render(self.digits)
         if not _DIGITS.fullmatch(digits):
             raise FlowRuntimeError(f"send_digits: {digits!r}: only 0-9 * # A-D can be sent")
-        ctx.emit(SendDigits(digits))
+        request_id = ctx.new_id("digits")
+        ctx.emit(SendDigits(request_id, digits))
         while True:
             event = yield
-            if isinstance(event, DigitsSent):
+            if isinstance(event, DigitsSent) and event.request_id == request_id:
                 return Outcome("ok" if event.ok else "failed", self.next, detail=digits)
