@@ -130,7 +130,7 @@ async def test_a_crashed_worker_leaves_its_python_stacks_in_the_log(
         lines = [r for r in caplog.records if r.name == f"engine.worker.{victim.worker_id}"]
         text = "\n".join(r.getMessage() for r in lines)
         assert "Fatal Python error: Segmentation fault" in text
-        assert "engine/worker/worker.py" in text  # the main thread's stack, inside run()
+        assert "engine/worker/loop.py" in text  # the main thread's stack, inside run()
 
 
 async def test_a_worker_is_handed_calls_only_after_its_trunks(
