@@ -16,7 +16,7 @@ from starlette.requests import Request
 from engine.api.dto import Dto
 from engine.api.errors import ApiError
 from engine.api.formats import FORMAT_STATE_KEY, Format, media_type_format
-from engine.api.xmlwire import XmlBodyError, parse_request, pascal
+from engine.api.xmlwire import parse_request, pascal
 from engine.sessions.validation import FieldError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -64,10 +64,7 @@ def _parse(request: Request, body: bytes, dto_type: type[Dto]) -> Mapping[str, o
         return _parse_form(body)
     fmt = media_type_format(content_type) if content_type else _route_format(request)
     if fmt is Format.XML:
-        try:
-            return parse_request(body, dto_type.__name__, dto_type.xml_namespace)
-        except XmlBodyError as exc:
-            raise ApiError(400, "InvalidXml", str(exc)) from exc
+        return parse_request(body, dto_type.__name__, dto_type.xml_namespace)
     if fmt is Format.JSON:
         return _parse_json(body)
     raise ApiError(

@@ -28,7 +28,10 @@ from engine.flow.events import DigitReceived, FlowEvent, PlaybackFinished, Timer
 
 
 class CallGone(Exception):
-    """Thrown into a waiting step when the caller hangs up (RemoteHangup)."""
+    """Thrown into a waiting step when the caller hangs up (RemoteHangup).
+
+    Outside the EngineError tree: control flow between the machine and a step, never a failure,
+    and never seen outside engine.flow."""
 
 
 @dataclass(frozen=True)
