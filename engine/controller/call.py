@@ -752,9 +752,6 @@ class CallDriver:
             {"step": command.step, "type": command.step_type, "result": command.result},
         )
 
-    def _log_command(self, command: cmd.Log) -> None:
-        self.host.log_session(self.session, command.message)
-
     def _flow_finished(self, command: cmd.FlowFinished) -> None:
         if command.error:
             self.host.log_session(self.session, f"flow ended with an error: {command.error}")
@@ -812,7 +809,6 @@ _COMMAND_HANDLERS: dict[type, Callable[[CallDriver, Any], None]] = {
     cmd.Hangup: CallDriver._hangup,
     cmd.StepStarted: CallDriver._step_started,
     cmd.StepFinished: CallDriver._step_finished,
-    cmd.Log: CallDriver._log_command,
     cmd.FlowFinished: CallDriver._flow_finished,
 }
 """What carries out each flow command (one table for every call, not a dict of bound methods
