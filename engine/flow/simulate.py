@@ -245,10 +245,6 @@ def _finished(sim: Simulator, cmd: Any) -> None:
     sim.say(f"flow finished: {cmd.result}{error}")
 
 
-def _log(sim: Simulator, cmd: Any) -> None:
-    sim.say(cmd.message)
-
-
 _HANDLERS: dict[type, Callable[[Simulator, Any], None]] = {
     c.StepStarted: _step_started,
     c.StepFinished: _step_finished,
@@ -264,7 +260,6 @@ _HANDLERS: dict[type, Callable[[Simulator, Any], None]] = {
     c.SendDigits: _send_digits,
     c.Hangup: _hangup,
     c.FlowFinished: _finished,
-    c.Log: _log,
 }
 
 
