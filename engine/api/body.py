@@ -17,7 +17,7 @@ from engine.api.dto import Dto
 from engine.api.errors import ApiError
 from engine.api.formats import FORMAT_STATE_KEY, Format, media_type_format
 from engine.api.xmlwire import parse_request, pascal
-from engine.sessions.validation import FieldError
+from engine.sessions.validation import FieldError, ValidationFailed
 
 MAX_BODY_BYTES = 64 * 1024
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -113,5 +113,5 @@ def bind(dto_type: type[D], values: Mapping[str, object]) -> D:
         else:
             errors.append(FieldError(pascal(name), "must be a string", "Invalid"))
     if errors:
-        raise ApiError(400, errors[0].error_code, errors[0].message, errors)
+        raise ValidationFailed(errors)
     return dto_type.model_validate(members)

@@ -45,6 +45,8 @@ class ApiError(RequestError):
         errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if not 400 <= status_code < 500:
+            raise ValueError(f"ApiError is a client's mistake (4xx), not {status_code}")
         super().__init__(message, code=error_code)
         self.status_code = status_code
         self.errors = list(errors)

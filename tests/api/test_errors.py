@@ -37,6 +37,11 @@ def test_an_api_error_keeps_its_own_status_code_and_headers() -> None:
     )
 
 
+def test_an_api_error_is_only_ever_a_4xx() -> None:
+    with pytest.raises(ValueError, match="4xx"):
+        ApiError(503, "ServiceUnavailable", "not the client's mistake")
+
+
 def test_a_validation_failure_is_400_with_the_first_field_and_every_field() -> None:
     flow = FieldError("FlowId", "FlowId is required", "NotEmpty")
     number = FieldError("NumberToDial", "bad number", "InvalidPhoneNumber")
