@@ -136,11 +136,6 @@ class StepFinished:
 
 
 @dataclass(frozen=True)
-class Log:
-    message: str
-
-
-@dataclass(frozen=True)
 class FlowFinished:
     """The run is over. Only a Hangup may follow (when the flow ended while the caller was still
     there); `error` is set when the flow failed."""
@@ -167,6 +162,5 @@ FlowCommand = (
     | Hangup
     | StepStarted
     | StepFinished
-    | Log
     | FlowFinished
 )

@@ -167,8 +167,6 @@ class Simulator:
                 _hangup(self, command)
             case c.FlowFinished():
                 _finished(self, command)
-            case c.Log():
-                self.say(command.message)
             case c.CancelTimer() | c.HangupAfterPlayback() | c.StopRecording():
                 pass  # a cancelled timer's TimerFired is ignored by the run; nothing to show
             case _:

@@ -6,13 +6,13 @@ from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.errors import EngineError
+from engine.errors import InternalError
 from engine.ipc.messages import FROM_WORKER, TO_WORKER, FromWorker, Message, ToWorker
 
 M = TypeVar("M")
 
 
-class UndecodableMessage(EngineError, ValueError):
+class UndecodableMessage(InternalError, ValueError):
     """A line on the IPC channel that is none of the messages its reader takes: the other
     process's bug (or another version of it), never a peer's or a user's."""
 

@@ -518,8 +518,6 @@ class CallCore:
                         step=command.step, type=command.step_type, result=command.result
                     )
                 )
-            case cmd.Log():
-                self._log(command.message)
             case cmd.FlowFinished():
                 if command.error:
                     self._log(f"flow ended with an error: {command.error}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.errors import InternalError
 from engine.sessions.model import Outcome
 from engine.sessions.outcomes import outcome_for_unanswered
 
@@ -71,7 +72,7 @@ class CancelCause(StrEnum):
     """The trunk's ring_timeout_seconds passed without an answer."""
 
 
-class CallProtocolError(Exception):
+class CallProtocolError(InternalError):
     """An event that makes no sense in the call's phase (h11's LocalProtocolError): a bug in
     the engine or the worker, raised by the core before it changes anything; the driver logs it
     with the session id."""

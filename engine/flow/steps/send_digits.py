@@ -11,7 +11,7 @@ from engine.errors import FlowRuntimeError
 from engine.flow import templates
 from engine.flow.commands import SendDigits
 from engine.flow.events import DigitsSent
-from engine.flow.steps.base import Outcome, RunContext, SequentialStep, StepRun, Template
+from engine.flow.steps.base import RunContext, SequentialStep, StepOutcome, StepRun, Template
 
 _DIGITS = re.compile(r"[0-9*#A-D]+")
 
@@ -40,4 +40,4 @@ class SendDigitsStep(SequentialStep):
         while True:
             event = yield
             if isinstance(event, DigitsSent) and event.request_id == request_id:
-                return Outcome("ok" if event.ok else "failed", self.next, detail=digits)
+                return StepOutcome("ok" if event.ok else "failed", self.next, detail=digits)
