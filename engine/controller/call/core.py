@@ -278,6 +278,11 @@ class CallCore:
         return self._answered_at is not None
 
     @property
+    def invite_sent_at(self) -> float | None:
+        """When the main leg's INVITE left, on the worker's clock."""
+        return self._invite_sent_at
+
+    @property
     def api_to_invite_seconds(self) -> float | None:
         return _between(self.spec.requested_at, self._invite_sent_at)
 
