@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from engine.config import TrunkConfig
-from engine.controller.pool import Worker
+from engine.controller.pool import WorkerHandle
 from engine.controller.tts import TtsCache
 from engine.errors import EngineError
 from engine.flow import commands as cmd
@@ -67,9 +67,9 @@ class CallHost(Protocol):
 
     def new_flow_run(self, session: Session) -> FlowRunLike: ...
 
-    def release_reservation(self, worker: Worker, slots: int) -> None: ...
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None: ...
 
-    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None: ...
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None: ...
 
     def call_finished(self, call: CallDriver) -> None: ...
 
@@ -98,7 +98,7 @@ class CallDriver:
         self.requested_at = requested_at
         self.main_leg = f"{session.id}.a"
         self.request_uri = trunk.request_uri(session.destination)
-        self.worker: Worker | None = None
+        self.worker: WorkerHandle | None = None
         self.flow: FlowRunLike | None = None
         self.done = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -141,7 +141,7 @@ class CallDriver:
 
     # ------------------------------------------------------------------ placement
 
-    def place(self, worker: Worker) -> None:
+    def place(self, worker: WorkerHandle) -> None:
         """Send the INVITE through `worker`, on which `legs_needed` slots are reserved."""
         self.worker = worker
         self._spare_slots = self.legs_needed - 1

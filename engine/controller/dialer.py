@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from engine.config import TrunkConfig
 from engine.controller.call import CallDriver
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.errors import NoWorkerAvailable
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class TrunkDialer:
             self.queue.popleft()
             self._place(call, worker)
 
-    def _place(self, call: CallDriver, worker: Worker) -> None:
+    def _place(self, call: CallDriver, worker: WorkerHandle) -> None:
         self.bucket.take()
         self.active += 1
         try:

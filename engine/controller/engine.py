@@ -15,12 +15,13 @@ from typing import Any, Protocol
 import httpx
 
 from engine import metrics
+from engine.clock import SystemClock
 from engine.config import EngineConfig, OwnedNumber
 from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
 from engine.controller.lag import LoopLag
 from engine.controller.observe import LiveGauges, record_event
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.controller.tts import TtsCache
 from engine.errors import Overloaded, QueueFull
 from engine.flow.events import SessionFacts
@@ -65,6 +66,7 @@ class Engine:
             on_message=self._on_worker_message,
             on_lost=self._on_worker_lost,
             log_level=worker_log_level,
+            clock=SystemClock(),
         )
         self.dialers = {trunk.name: TrunkDialer(trunk, self.pool) for trunk in config.trunks}
         self.calls: dict[str, CallDriver] = {}
@@ -310,11 +312,11 @@ class Engine:
         )
         return FlowRun(flow, facts, registry_lookup=self.flows.get)
 
-    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None:
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None:
         self.pool.bind_leg(worker, leg_id)
         self._legs[leg_id] = call
 
-    def release_reservation(self, worker: Worker, slots: int) -> None:
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None:
         self.pool.release_reservation(worker, slots)
 
     def call_finished(self, call: CallDriver) -> None:
@@ -324,7 +326,7 @@ class Engine:
 
     # ------------------------------------------------------------------ worker messages
 
-    def _on_worker_message(self, worker: Worker, message: msg.FromWorker) -> None:
+    def _on_worker_message(self, worker: WorkerHandle, message: msg.FromWorker) -> None:
         call_id = getattr(message, "call_id", None)
         if call_id is None:
             if isinstance(message, msg.CommandFailed):
@@ -339,7 +341,7 @@ class Engine:
         if call is not None:
             call.on_worker_message(call_id, message)
 
-    def _on_worker_lost(self, worker: Worker, legs: set[str]) -> None:
+    def _on_worker_lost(self, worker: WorkerHandle, legs: set[str]) -> None:
         calls = {self._legs.pop(leg) for leg in legs if leg in self._legs}
         for call in calls:
             call.on_worker_lost()
