@@ -35,7 +35,6 @@ from bench.load_bench import (  # noqa: E402
     speed_probe_ms,
     workers_for,
 )
-from engine.controller import pool  # noqa: E402
 from engine.tools.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
 from engine.tools.sipp.ports import free_udp_port  # noqa: E402
 
@@ -44,6 +43,8 @@ FAKE_WORKER = (sys.executable, str(ROOT / "bench" / "fake_worker.py"))
 
 async def one_round(rate: float, seconds: float, out: Path) -> dict[str, Any]:
     config = rate_config(rate)
+    workers_config = config.workers.model_copy(update={"command": list(FAKE_WORKER)})
+    config = config.model_copy(update={"workers": workers_config})
     workers = workers_for(rate)
     calls = round(rate * seconds)
     options = LoadOptions(
@@ -86,7 +87,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-save", action="store_true", help="print the rows, write no file")
     args = parser.parse_args()
-    pool.WORKER_COMMAND = FAKE_WORKER
     rows = []
     for index in range(args.rounds):
         row = uvloop.run(one_round(args.rate, args.seconds, WORK / f"controller-cpu-{index}"))

@@ -34,9 +34,8 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.controller_cpu import FAKE_WORKER, one_round  # noqa: E402
+from bench.controller_cpu import one_round  # noqa: E402
 from bench.load_bench import RESULTS, WORK  # noqa: E402
-from engine.controller import pool  # noqa: E402
 from engine.tools.loadtest import runner  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
@@ -76,7 +75,6 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    pool.WORKER_COMMAND = FAKE_WORKER
     profile_path = WORK / "controller-profile.prof"
     profile_path.parent.mkdir(parents=True, exist_ok=True)
     profiler = cProfile.Profile(time.thread_time)

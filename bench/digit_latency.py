@@ -66,7 +66,7 @@ class TimedEngine(Engine):
 
     digits_at: list[int]
 
-    def _on_worker_message(self, worker: pool_module.Worker, message: msg.FromWorker) -> None:
+    def _on_worker_message(self, worker: pool_module.WorkerHandle, message: msg.FromWorker) -> None:
         if isinstance(message, msg.DigitReceived):
             self.digits_at.append(time.monotonic_ns())
         super()._on_worker_message(worker, message)
@@ -124,14 +124,14 @@ async def run(count: int, gap_ms: int, work: Path) -> dict[str, Any]:
     os.environ[DIGIT_TRACE_ENV] = str(trace)
 
     plays_at: list[int] = []
-    original_send = pool_module.Worker.send
+    original_send = pool_module.WorkerHandle.send
 
-    def timed_send(self: pool_module.Worker, message: msg.Message) -> None:
+    def timed_send(self: pool_module.WorkerHandle, message: msg.Message) -> None:
         if isinstance(message, msg.PlayFile):
             plays_at.append(time.monotonic_ns())
         original_send(self, message)
 
-    pool_module.Worker.send = timed_send  # type: ignore[method-assign]
+    pool_module.WorkerHandle.send = timed_send  # type: ignore[method-assign]
     try:
         with SippUas("uas-send-dtmf", cwd=pcap_dir) as uas:
             config = engine_config(work, uas.port, flows_dir=flows, workers={"max_workers": 1})
@@ -151,7 +151,7 @@ async def run(count: int, gap_ms: int, work: Path) -> dict[str, Any]:
             finally:
                 await engine.stop(drain_seconds=0)
     finally:
-        pool_module.Worker.send = original_send  # type: ignore[method-assign]
+        pool_module.WorkerHandle.send = original_send  # type: ignore[method-assign]
         os.environ.pop(DIGIT_TRACE_ENV, None)
 
     worker_digits = [

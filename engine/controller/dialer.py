@@ -15,7 +15,7 @@ from collections import deque
 from engine.clock import Clock
 from engine.config import TrunkConfig
 from engine.controller.call import CallDriver
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.errors import NoWorkerAvailable
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class TrunkDialer:
             self.queue.popleft()
             self._place(call, worker)
 
-    def _place(self, call: CallDriver, worker: Worker) -> None:
+    def _place(self, call: CallDriver, worker: WorkerHandle) -> None:
         self.bucket.take()
         self.active += 1
         try:

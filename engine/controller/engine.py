@@ -20,7 +20,7 @@ from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
 from engine.controller.lag import LoopLag
 from engine.controller.observe import LiveGauges, record_event
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.controller.tts import TtsCache
 from engine.errors import Overloaded, QueueFull
 from engine.events import model as em
@@ -68,6 +68,7 @@ class Engine:
             on_message=self._on_worker_message,
             on_lost=self._on_worker_lost,
             log_level=worker_log_level,
+            clock=self.clock,
         )
         self.dialers = {
             trunk.name: TrunkDialer(trunk, self.pool, self.clock) for trunk in config.trunks
@@ -318,11 +319,11 @@ class Engine:
         )
         return FlowRun(flow, facts, registry_lookup=self.flows.get)
 
-    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None:
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None:
         self.pool.bind_leg(worker, leg_id)
         self._legs[leg_id] = call
 
-    def release_reservation(self, worker: Worker, slots: int) -> None:
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None:
         self.pool.release_reservation(worker, slots)
 
     def call_finished(self, call: CallDriver) -> None:
@@ -332,7 +333,7 @@ class Engine:
 
     # ------------------------------------------------------------------ worker messages
 
-    def _on_worker_message(self, worker: Worker, message: msg.FromWorker) -> None:
+    def _on_worker_message(self, worker: WorkerHandle, message: msg.FromWorker) -> None:
         """A worker's message about a leg, to the call that owns the leg."""
         match message:
             case msg.CommandFailed(call_id=None):
@@ -369,7 +370,7 @@ class Engine:
             return
         call.on_worker_message(message)
 
-    def _on_worker_lost(self, worker: Worker, legs: set[str]) -> None:
+    def _on_worker_lost(self, worker: WorkerHandle, legs: set[str]) -> None:
         calls = {self._legs.pop(leg) for leg in legs if leg in self._legs}
         for call in calls:
             call.on_worker_lost()

@@ -11,7 +11,6 @@ import pytest
 
 from bench.controller_cpu import FAKE_WORKER
 from bench.fake_worker import SIGNALLING_SECONDS, FakeWorker
-from engine.controller import pool
 from engine.events.model import EventData
 from engine.ipc import messages as m
 from engine.ipc.codec import decode_from_worker
@@ -34,11 +33,12 @@ class Recorder:
 
 
 async def test_a_load_call_completes_against_the_fake_worker_as_against_sip(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(pool, "WORKER_COMMAND", FAKE_WORKER)
     events = Recorder()
-    config = engine_config(tmp_path, free_udp_port(), flows_dir=FLOWS_DIR)
+    config = engine_config(
+        tmp_path, free_udp_port(), flows_dir=FLOWS_DIR, workers={"command": list(FAKE_WORKER)}
+    )
     async with running(config, events=events) as engine:
         session = await engine.create_outgoing_session("loadtest-3s", DESTINATION, None)
         ended = await wait_for_end(engine, session.id, timeout=20)

@@ -12,7 +12,7 @@ import pytest
 from engine.controller.call import CallDriver
 from engine.controller.call import core as call_core
 from engine.controller.call.actions import TimerKey, TimerKind
-from engine.controller.pool import Worker
+from engine.controller.pool import WorkerHandle
 from engine.ipc import messages as msg
 from engine.sessions.model import Outcome, Session
 from engine.tools.sipp.runner import SippUas
@@ -36,13 +36,13 @@ def late_flow_timers(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 
 def sent_to_workers(monkeypatch: pytest.MonkeyPatch) -> list[msg.Message]:
     sent: list[msg.Message] = []
-    send = Worker.send
+    send = WorkerHandle.send
 
-    def recording(self: Worker, message: msg.Message) -> None:
+    def recording(self: WorkerHandle, message: msg.Message) -> None:
         sent.append(message)
         send(self, message)
 
-    monkeypatch.setattr(Worker, "send", recording)
+    monkeypatch.setattr(WorkerHandle, "send", recording)
     return sent
 
 

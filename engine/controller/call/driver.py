@@ -37,7 +37,7 @@ from engine.controller.call.answer_prompt import PredictedPrompt
 from engine.controller.call.core import CallCore, CallMessage, FlowRunLike
 from engine.controller.call.phase import CallProtocolError
 from engine.controller.call.spec import CallSpec
-from engine.controller.pool import Worker
+from engine.controller.pool import WorkerHandle
 from engine.controller.tts import TtsCache
 from engine.errors import EngineError
 from engine.events.model import SessionEventData
@@ -70,9 +70,9 @@ class CallHost(Protocol):
 
     def new_flow_run(self, session: Session) -> FlowRunLike: ...
 
-    def release_reservation(self, worker: Worker, slots: int) -> None: ...
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None: ...
 
-    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None: ...
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None: ...
 
     def call_finished(self, call: CallDriver) -> None: ...
 
@@ -108,7 +108,7 @@ class CallDriver:
                 requested_at=requested_at,
             )
         )
-        self.worker: Worker | None = None
+        self.worker: WorkerHandle | None = None
         self.done = asyncio.Event()
         self._clock = host.clock
         self._loop = asyncio.get_running_loop()
@@ -118,7 +118,7 @@ class CallDriver:
 
     # ------------------------------------------------------------------ inputs
 
-    def place(self, worker: Worker) -> None:
+    def place(self, worker: WorkerHandle) -> None:
         """Send the INVITE through `worker`, on which `legs_needed` slots are reserved."""
         self.worker = worker
         predicted = self._predict_answer_prompt()
@@ -197,7 +197,7 @@ class CallDriver:
                 case _:
                     assert_never(action)
 
-    def _worker(self) -> Worker:
+    def _worker(self) -> WorkerHandle:
         if self.worker is None:
             raise CallProtocolError(self.core.phase, "a worker action before the call was placed")
         return self.worker
