@@ -182,6 +182,8 @@ def save(
         rows,
         summary,
     )
+    if result.revision.endswith("-dirty"):
+        print("the working tree has uncommitted changes: commit them and save again", flush=True)
     return baseline.save(result, as_baseline=True)
 
 
@@ -201,7 +203,7 @@ def main() -> None:
     }
     print(f"base {checkouts[Side.BASE].revision} ({checkouts[Side.BASE].root})")
     print(f"new  {checkouts[Side.NEW].revision} (the working tree)")
-    print(f"{args.rounds} rounds each at {args.rate:g} calls/s for {args.seconds:g} s\n")
+    print(f"rounds on each side: {args.rounds}, at {args.rate:g} calls/s for {args.seconds:g} s\n")
     print(HEADER, flush=True)
     rounds: list[Round] = []
     for index, side in schedule(args.rounds):
