@@ -14,7 +14,7 @@ as the engine's worker counts it, and reported in the engine's fields (sent, rec
 calls without audio both ways).
 
     python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
-        --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
+        --calls 2400 --wav flows/audio/chime.wav --out var/bench/bare.json
 """
 
 from __future__ import annotations

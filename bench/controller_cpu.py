@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from bench import baseline  # noqa: E402
 from bench.compare import COMPARED, median_of  # noqa: E402
 from bench.load_bench import WORK, rate_config, speed_probe_ms, workers_for  # noqa: E402
-from engine.controller import pool  # noqa: E402
 from engine.tools.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
 from engine.tools.sipp.ports import free_udp_port  # noqa: E402
 
@@ -36,6 +35,8 @@ FAKE_WORKER = (sys.executable, str(ROOT / "bench" / "fake_worker.py"))
 
 async def one_round(rate: float, seconds: float, out: Path) -> dict[str, Any]:
     config = rate_config(rate)
+    workers_config = config.workers.model_copy(update={"command": list(FAKE_WORKER)})
+    config = config.model_copy(update={"workers": workers_config})
     workers = workers_for(rate)
     calls = round(rate * seconds)
     options = LoadOptions(
@@ -95,7 +96,6 @@ def main() -> None:
         help="write the result to bench/results/ as the new baseline",
     )
     args = parser.parse_args()
-    pool.WORKER_COMMAND = FAKE_WORKER
     rows = []
     for index in range(args.rounds):
         row = uvloop.run(one_round(args.rate, args.seconds, WORK / f"controller-cpu-{index}"))

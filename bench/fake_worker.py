@@ -4,8 +4,10 @@ It takes the real worker's options and speaks its IPC, and answers each MakeCall
 `uas-answer-echo-wait-bye` does on loopback: InviteSent at once, 180 Ringing and the answer a
 millisecond later each, a played file's PlaybackDone after the file's length, the hang-up
 `hangup_after_seconds` after that (the answer prompt's too), and CallEnded with the RTP a
-20-ms stream would have counted. The controller cannot tell it from a worker, so its CPU a
-call in a run against these is its own, without SIPp, RTP or PJSIP's threads beside it.
+20-ms stream would have counted. SendDigits is answered with DigitsSent and a Transfer with
+its REFER's 202 (TransferResult, accepted); recordings, stopping a playback and bridges fail
+with CommandFailed. The controller cannot tell it from a worker, so its CPU a call in a run
+against these is its own, without SIPp, RTP or PJSIP's threads beside it.
 
     python bench/fake_worker.py --worker-id 1 --ipc-fd 5 ...   (the pool starts it)
 """
@@ -19,13 +21,14 @@ import resource
 import selectors
 import socket
 import sys
-import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from typing import assert_never
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.clock import Clock, SystemClock
 from engine.ipc import messages as m
 from engine.ipc.codec import decode_to_worker, encode
 from engine.ipc.worker_options import parse_args
@@ -42,9 +45,10 @@ def seconds_of(path: str) -> float:
 
 
 class FakeWorker:
-    def __init__(self, ipc: socket.socket, worker_id: int, bind_address: str) -> None:
+    def __init__(self, ipc: socket.socket, worker_id: int, bind_address: str, clock: Clock) -> None:
         self.ipc = ipc
         self.worker_id = worker_id
+        self.clock = clock
         self.doorbell = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.doorbell.bind((bind_address, 0))
         self.doorbell.setblocking(False)
@@ -60,7 +64,7 @@ class FakeWorker:
 
     def later(self, seconds: float, action: Callable[[], None]) -> None:
         self._order += 1
-        heapq.heappush(self.due, (time.monotonic() + seconds, self._order, action))
+        heapq.heappush(self.due, (self.clock.monotonic() + seconds, self._order, action))
 
     def run(self) -> None:
         port = self.doorbell.getsockname()[1]
@@ -69,11 +73,15 @@ class FakeWorker:
         selector.register(self.ipc, selectors.EVENT_READ, self.read_ipc)
         selector.register(self.doorbell, selectors.EVENT_READ, self.drain_doorbell)
         while not (self.stopping and not self.calls):
-            timeout = max(0.0, self.due[0][0] - time.monotonic()) if self.due else None
+            timeout = max(0.0, self.due[0][0] - self.clock.monotonic()) if self.due else None
             for key, _ in selector.select(timeout):
                 key.data()
-            while self.due and self.due[0][0] <= time.monotonic():
-                heapq.heappop(self.due)[2]()
+            self.run_due()
+
+    def run_due(self) -> None:
+        """Carry out what is due by now."""
+        while self.due and self.due[0][0] <= self.clock.monotonic():
+            heapq.heappop(self.due)[2]()
 
     def drain_doorbell(self) -> None:
         while True:
@@ -94,41 +102,77 @@ class FakeWorker:
                 self.handle(decode_to_worker(line))
 
     def handle(self, message: m.ToWorker) -> None:
-        if isinstance(message, m.MakeCall):
-            self.make_call(message)
-        elif isinstance(message, m.PlayFile):
-            self.play(
-                message.call_id, message.playback_id, message.path, message.hangup_after_seconds
-            )
-        elif isinstance(message, m.Hangup):
-            self.end(message.call_id)
-        elif isinstance(message, m.StatsRequest):
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            self.send(
-                m.Stats(
-                    active_calls=len(self.calls),
-                    rss_bytes=usage.ru_maxrss * 1024,
-                    cpu_seconds=usage.ru_utime + usage.ru_stime,
+        match message:
+            case m.ConfigureTrunk():
+                pass
+            case m.MakeCall():
+                self.make_call(message)
+            case m.PlayFile():
+                self.play(
+                    message.call_id,
+                    message.playback_id,
+                    message.path,
+                    message.hangup_after_seconds,
                 )
-            )
-        elif isinstance(message, m.Shutdown):
-            self.stopping = True
-            for call_id in list(self.calls):
-                self.end(call_id)
-        elif not isinstance(message, m.ConfigureTrunk):
-            self.send(
-                m.CommandFailed(
-                    call_id=getattr(message, "call_id", None),
-                    command=message.type,
-                    reason="not in the fake worker",
+            case m.Hangup():
+                self.end(message.call_id)
+            case m.SendDigits():
+                if self.answered_or_fail(message):
+                    self.send(m.DigitsSent(call_id=message.call_id, digits_id=message.digits_id))
+            case m.Transfer():
+                if self.answered_or_fail(message):
+                    self.send(
+                        m.TransferResult(
+                            call_id=message.call_id,
+                            transfer_id=message.transfer_id,
+                            accepted=True,
+                            sip_code=202,
+                            reason="Accepted",
+                        )
+                    )
+            case m.StopPlayback() | m.StartRecording() | m.StopRecording() | m.Bridge():
+                self.fail(message, message.call_id, "not in the fake worker")
+            case m.StatsRequest():
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                self.send(
+                    m.Stats(
+                        active_calls=len(self.calls),
+                        rss_bytes=usage.ru_maxrss * 1024,
+                        cpu_seconds=usage.ru_utime + usage.ru_stime,
+                    )
                 )
+            case m.Shutdown():
+                self.stopping = True
+                for call_id in list(self.calls):
+                    self.end(call_id)
+            case _:
+                assert_never(message)
+
+    def answered_or_fail(self, message: m.SendDigits | m.Transfer) -> bool:
+        """Whether the command's call is answered; if not, the command fails as the real
+        worker's does."""
+        if message.call_id in self.answered_at:
+            return True
+        self.fail(message, message.call_id, f"call {message.call_id} is not answered")
+        return False
+
+    def fail(self, message: m.ToWorker, call_id: str, reason: str) -> None:
+        self.send(
+            m.CommandFailed(
+                call_id=call_id,
+                command=message.type,
+                subject_id=m.subject_of(message),
+                reason=reason,
             )
+        )
 
     def make_call(self, message: m.MakeCall) -> None:
-        received = time.monotonic()
+        received = self.clock.monotonic()
         call_id = message.call_id
         self.calls.add(call_id)
-        self.send(m.InviteSent(call_id=call_id, received_at=received, sent_at=time.monotonic()))
+        self.send(
+            m.InviteSent(call_id=call_id, received_at=received, sent_at=self.clock.monotonic())
+        )
 
         def ringing() -> None:
             if call_id in self.calls:
@@ -137,7 +181,7 @@ class FakeWorker:
                         call_id=call_id,
                         sip_code=180,
                         reason="Ringing",
-                        progress_at=time.monotonic(),
+                        progress_at=self.clock.monotonic(),
                     )
                 )
                 self.later(SIGNALLING_SECONDS, answered)
@@ -145,7 +189,7 @@ class FakeWorker:
         def answered() -> None:
             if call_id not in self.calls:
                 return
-            self.answered_at[call_id] = time.monotonic()
+            self.answered_at[call_id] = self.clock.monotonic()
             self.send(m.CallAnswered(call_id=call_id, answered_at=self.answered_at[call_id]))
             prompt = message.answer_prompt
             if prompt is not None:
@@ -167,7 +211,7 @@ class FakeWorker:
         if call_id not in self.calls:
             return
         self.calls.discard(call_id)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         answered_at = self.answered_at.pop(call_id, None)
         rtp = None
         if answered_at is not None:
@@ -191,7 +235,8 @@ class FakeWorker:
 def main() -> None:
     options = parse_args(sys.argv[1:])
     os.nice(options.nice)
-    FakeWorker(socket.socket(fileno=options.ipc_fd), options.worker_id, options.bind_address).run()
+    ipc = socket.socket(fileno=options.ipc_fd)
+    FakeWorker(ipc, options.worker_id, options.bind_address, SystemClock()).run()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 
 References at the same rate and call length: SIPp as the caller (`scenarios/uac-3s-call.xml`,
 the machine's ceiling) and bare pjsua2 with as many processes as the engine has workers
-(`bare_pjsua2.py`). Results (JSON, with the machine's description) go to bench/results/.
+(`bare_pjsua2.py`). Each run's result, in the baseline schema (bench/README.md), goes to
+var/bench/results/, or with `--baseline` to bench/results/.
 """
 
 from __future__ import annotations

@@ -67,6 +67,13 @@ class WorkersConfig(StrictModel):
         " machine the controller, which takes the API's requests, runs first instead of"
         " falling behind them (docs/field-notes.md)",
     )
+    command: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="the command that starts a SIP worker, before its options (null: this"
+        " Python with -m engine.worker); set it only for a test double, such as the controller"
+        " benchmark's fake worker",
+    )
     answer_prompt: bool = Field(
         True,
         description="the worker starts a flow's first prompt the moment the call is answered,"

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from engine.api.dto import Dto
 from engine.api.errors import ApiError
 from engine.api.formats import FORMAT_STATE_KEY, Format, media_type_format
-from engine.api.xmlwire import XmlBodyError, parse_request, pascal
-from engine.sessions.validation import FieldError
+from engine.api.xmlwire import parse_request, pascal
+from engine.sessions.validation import FieldError, ValidationFailed
 
 MAX_BODY_BYTES = 64 * 1024
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -64,10 +64,7 @@ def _parse(request: Request, body: bytes, dto_type: type[Dto]) -> Mapping[str, o
         return _parse_form(body)
     fmt = media_type_format(content_type) if content_type else _route_format(request)
     if fmt is Format.XML:
-        try:
-            return parse_request(body, dto_type.__name__, dto_type.xml_namespace)
-        except XmlBodyError as exc:
-            raise ApiError(400, "InvalidXml", str(exc)) from exc
+        return parse_request(body, dto_type.__name__, dto_type.xml_namespace)
     if fmt is Format.JSON:
         return _parse_json(body)
     raise ApiError(
@@ -116,5 +113,5 @@ def bind(dto_type: type[D], values: Mapping[str, object]) -> D:
         else:
             errors.append(FieldError(pascal(name), "must be a string", "Invalid"))
     if errors:
-        raise ApiError(400, errors[0].error_code, errors[0].message, errors)
+        raise ValidationFailed(errors)
     return dto_type.model_validate(members)

@@ -18,9 +18,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.api.auth import require_roles
-from engine.api.errors import known_error_response
+from engine.api.errors import engine_error_response
 from engine.api.keys import KeyStore
 from engine.api.middleware import answer_counted, with_path_format
+from engine.errors import EngineError
 
 
 class NewSessionShortcut:
@@ -54,9 +55,6 @@ class NewSessionShortcut:
         try:
             await self._authorize(request)
             response = await route.endpoint(request)
-        except Exception as exc:
-            known = known_error_response(request, exc)
-            if known is None:
-                raise
-            response = known
+        except EngineError as exc:
+            response = engine_error_response(request, exc)
         await response(scope, receive, send)

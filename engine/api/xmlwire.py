@@ -16,6 +16,7 @@ from defusedxml import ElementTree as SafeElementTree
 from pydantic import BaseModel
 
 from engine.api.dto import Dto, iso_utc
+from engine.errors import RequestError
 
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_NIL = f"{{{XSI_NAMESPACE}}}nil"
@@ -23,8 +24,11 @@ _XSI_NIL = f"{{{XSI_NAMESPACE}}}nil"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class XmlBodyError(ValueError):
-    """The XML body is not one we accept; the message says why."""
+class XmlBodyError(RequestError):
+    """The XML body is not one we accept; the message says why. Answered 400 InvalidXml."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="InvalidXml")
 
 
 def pascal(name: str) -> str:

@@ -18,6 +18,7 @@ import uvicorn
 
 from engine.api.app import create_app
 from engine.api.keys import KeyStore
+from engine.clock import SystemClock
 from engine.config import EngineConfig
 from engine.controller.engine import Engine
 from engine.errors import EngineError
@@ -31,7 +32,7 @@ async def running_engine(config: EngineConfig) -> AsyncIterator[tuple[Engine, Ev
     """The engine with its event bus, started; drained and stopped on exit."""
     bus = EventBus.from_config(config)
     await bus.start()
-    engine = Engine(config, events=bus)
+    engine = Engine(config, events=bus, clock=SystemClock())
     try:
         await engine.start()
     except BaseException:

@@ -10,13 +10,12 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections import deque
-from collections.abc import Callable
 
+from engine.clock import Clock
 from engine.config import TrunkConfig
 from engine.controller.call import CallDriver
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.errors import NoWorkerAvailable
 
 log = logging.getLogger(__name__)
@@ -25,17 +24,15 @@ log = logging.getLogger(__name__)
 class TokenBucket:
     """`rate` tokens per second, holding at most `burst`."""
 
-    def __init__(
-        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, burst: float, clock: Clock) -> None:
         self.rate = rate
         self.burst = burst
         self._clock = clock
         self._tokens = burst
-        self._stamp = self._clock()
+        self._stamp = clock.monotonic()
 
     def _refill(self) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
@@ -50,13 +47,13 @@ class TokenBucket:
 
 
 class TrunkDialer:
-    def __init__(self, trunk: TrunkConfig, pool: WorkerPool) -> None:
+    def __init__(self, trunk: TrunkConfig, pool: WorkerPool, clock: Clock) -> None:
         self.trunk = trunk
         self.pool = pool
         self.queue: deque[CallDriver] = deque()
         self.active = 0
         self.bucket = TokenBucket(
-            trunk.max_calls_per_second, burst=max(1.0, trunk.max_calls_per_second / 10)
+            trunk.max_calls_per_second, burst=max(1.0, trunk.max_calls_per_second / 10), clock=clock
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -138,7 +135,7 @@ class TrunkDialer:
             self.queue.popleft()
             self._place(call, worker)
 
-    def _place(self, call: CallDriver, worker: Worker) -> None:
+    def _place(self, call: CallDriver, worker: WorkerHandle) -> None:
         self.bucket.take()
         self.active += 1
         try:

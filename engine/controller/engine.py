@@ -9,27 +9,28 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
-from typing import Any, Protocol
+from typing import Protocol, assert_never
 
 import httpx
 
 from engine import metrics
+from engine.clock import Clock, SystemClock
 from engine.config import EngineConfig, OwnedNumber
 from engine.controller.call import CallDriver, FlowRunLike
 from engine.controller.dialer import TrunkDialer
 from engine.controller.lag import LoopLag
 from engine.controller.observe import LiveGauges, record_event
-from engine.controller.pool import Worker, WorkerPool
+from engine.controller.pool import WorkerHandle, WorkerPool
 from engine.controller.tts import TtsCache
 from engine.errors import Overloaded, QueueFull
+from engine.events import model as em
 from engine.flow.events import SessionFacts
 from engine.flow.machine import FlowRun
 from engine.flow.registry import FlowRegistry
 from engine.ipc import messages as msg
 from engine.sessions.idempotency import HEADER, IdempotencyKey
 from engine.sessions.ids import new_session_id
-from engine.sessions.model import CallState, LogEntry, Outcome, Session, utc_now
+from engine.sessions.model import CallState, LogEntry, Outcome, Session
 from engine.sessions.store import SessionStore
 from engine.sessions.validation import validate_outgoing
 
@@ -40,7 +41,7 @@ WORKER_STATS_INTERVAL_SECONDS = 5.0
 
 
 class EventSink(Protocol):
-    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> object: ...
+    def emit(self, session_id: str, kind: em.EventKind, data: em.EventData) -> object: ...
 
 
 class Engine:
@@ -51,8 +52,10 @@ class Engine:
         events: EventSink | None = None,
         worker_log_level: int = 1,
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock: Clock = clock or SystemClock()
         self.events = events
         self.store = SessionStore(config.store.path)
         self.flows = FlowRegistry(config.flows_dir)
@@ -65,8 +68,11 @@ class Engine:
             on_message=self._on_worker_message,
             on_lost=self._on_worker_lost,
             log_level=worker_log_level,
+            clock=self.clock,
         )
-        self.dialers = {trunk.name: TrunkDialer(trunk, self.pool) for trunk in config.trunks}
+        self.dialers = {
+            trunk.name: TrunkDialer(trunk, self.pool, self.clock) for trunk in config.trunks
+        }
         self.calls: dict[str, CallDriver] = {}
         """Live sessions by id, from creation to their final state."""
         self._legs: dict[str, CallDriver] = {}
@@ -76,7 +82,7 @@ class Engine:
         self._reload_task: asyncio.Task[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._gauges: LiveGauges | None = None
-        self.loop_lag = LoopLag()
+        self.loop_lag = LoopLag(self.clock)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -134,7 +140,7 @@ class Engine:
             session.outcome = Outcome.FAILED
             session.call_state = CallState.DISCONNECTED
             session.sip_reason = "engine restarted during the call"
-            session.date_completed = utc_now()
+            session.date_completed = self.clock.utc()
             self.store.save(session)
             self.log_session(session, "outcome: failed (engine restarted during the call)")
 
@@ -160,7 +166,7 @@ class Engine:
         caller_id: str | None,
         idempotency_key: str | None = None,
     ) -> Session:
-        requested_at = time.monotonic()
+        requested_at = self.clock.monotonic()
         idempotency = None
         if idempotency_key is not None:
             idempotency = IdempotencyKey.of(idempotency_key, flow_id, number_to_dial, caller_id)
@@ -184,12 +190,14 @@ class Engine:
         if dialer.is_full():
             metrics.sessions_refused_total.labels("queue_full").inc()
             raise QueueFull(retry_after_seconds=dialer.retry_after_seconds())
+        created_at = self.clock.monotonic()
         session = Session(
             id=new_session_id(),
             flow_id=request.flow_id,
             destination=request.number_to_dial,
             from_address=request.caller_id,
             trunk=request.trunk,
+            date_created=self.clock.utc(),
             node_id=self.config.node_id,
         )
         session.log.append(
@@ -202,13 +210,12 @@ class Engine:
         self.store.insert(session, idempotency)
         self.emit(
             session,
-            "session.created",
-            {
-                "flow_id": session.flow_id,
-                "destination": session.destination,
-                "from_address": session.from_address,
-                "trunk": session.trunk,
-            },
+            em.SessionCreated(
+                flow_id=session.flow_id,
+                destination=session.destination,
+                from_address=session.from_address,
+                trunk=session.trunk,
+            ),
         )
         call = CallDriver(
             self,
@@ -216,6 +223,8 @@ class Engine:
             dialer.trunk,
             legs_needed=self._legs_needed(session.flow_id),
             requested_at=requested_at,
+            created_at=created_at,
+            recordings_dir=self.recordings_dir,
         )
         self.calls[session.id] = call
         dialer.enqueue(call)
@@ -286,7 +295,7 @@ class Engine:
     # ------------------------------------------------------------------ CallHost
 
     def log_session(self, session: Session, message: str) -> None:
-        entry = LogEntry(utc_now(), message)
+        entry = LogEntry(self.clock.utc(), message)
         session.log.append(entry)
         self.store.append_log(session.id, len(session.log) - 1, entry)
         if log.isEnabledFor(logging.DEBUG):
@@ -306,15 +315,15 @@ class Engine:
             flow=session.flow_id,
             destination=session.destination,
             caller_id=session.from_address,
-            answered_at=(session.date_answered or utc_now()).isoformat(),
+            answered_at=(session.date_answered or self.clock.utc()).isoformat(),
         )
         return FlowRun(flow, facts, registry_lookup=self.flows.get)
 
-    def bind_leg(self, worker: Worker, leg_id: str, call: CallDriver) -> None:
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None:
         self.pool.bind_leg(worker, leg_id)
         self._legs[leg_id] = call
 
-    def release_reservation(self, worker: Worker, slots: int) -> None:
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None:
         self.pool.release_reservation(worker, slots)
 
     def call_finished(self, call: CallDriver) -> None:
@@ -324,49 +333,73 @@ class Engine:
 
     # ------------------------------------------------------------------ worker messages
 
-    def _on_worker_message(self, worker: Worker, message: msg.FromWorker) -> None:
-        call_id = getattr(message, "call_id", None)
-        if call_id is None:
-            if isinstance(message, msg.CommandFailed):
+    def _on_worker_message(self, worker: WorkerHandle, message: msg.FromWorker) -> None:
+        """A worker's message about a leg, to the call that owns the leg."""
+        match message:
+            case msg.CommandFailed(call_id=None):
                 log.warning(
                     "worker %d: %s failed: %s", worker.worker_id, message.command, message.reason
                 )
-            return
-        call = self._legs.get(call_id)
+                return
+            case msg.Ready() | msg.Stats():
+                log.error("worker %d: %s reached the engine", worker.worker_id, message.type)
+                return
+            case (
+                msg.InviteSent()
+                | msg.CallProgress()
+                | msg.CallAnswered()
+                | msg.CallEnded()
+                | msg.DigitReceived()
+                | msg.PlaybackDone()
+                | msg.RecordingDone()
+                | msg.TransferResult()
+                | msg.DigitsSent()
+                | msg.CommandFailed()
+            ):
+                leg_id = message.call_id
+                assert leg_id is not None
+            case _:
+                assert_never(message)
+        call = self._legs.get(leg_id)
         if isinstance(message, msg.CallEnded):
-            self._legs.pop(call_id, None)
-            self.pool.leg_ended(worker, call_id)
-        if call is not None:
-            call.on_worker_message(call_id, message)
+            self._legs.pop(leg_id, None)
+            self.pool.leg_ended(worker, leg_id)
+        if call is None:
+            # A reply that crossed the leg's end (a command answered after its CallEnded).
+            log.debug("worker %d: %s for ended leg %s", worker.worker_id, message.type, leg_id)
+            return
+        call.on_worker_message(message)
 
-    def _on_worker_lost(self, worker: Worker, legs: set[str]) -> None:
+    def _on_worker_lost(self, worker: WorkerHandle, legs: set[str]) -> None:
         calls = {self._legs.pop(leg) for leg in legs if leg in self._legs}
         for call in calls:
             call.on_worker_lost()
 
     # ------------------------------------------------------------------ helpers
 
-    def emit(self, session: Session, kind: str, data: dict[str, Any]) -> None:
+    def emit(self, session: Session, data: em.SessionEventData) -> None:
         """Metrics, one log line and the event itself; none of them may break the call path."""
         context = {"session_id": session.id}
         try:
-            record_event(session.flow_id, session.trunk, kind, data)
+            record_event(session.flow_id, session.trunk, data)
         except Exception:
-            log.exception("metrics for event %s failed", kind, extra=context)
-        log_event(session.id, kind, data)
+            log.exception("metrics for event %s failed", data.kind, extra=context)
+        log_event(session.id, data)
         if self.events is None:
             return
         try:
-            self.events.emit(session.id, kind, data)
+            self.events.emit(session.id, data.kind, data)
         except Exception:
-            log.exception("event %s not emitted", kind, extra=context)
+            log.exception("event %s not emitted", data.kind, extra=context)
 
     def _legs_needed(self, flow_id: str) -> int:
         return 2 if self.flows.uses_step_type(flow_id, "dial") else 1
 
 
-def log_event(session_id: str, kind: str, data: dict[str, Any]) -> None:
+def log_event(session_id: str, data: em.EventData) -> None:
     """The INFO line an event gets in the engine's log: its kind and its fields that are set."""
     if log.isEnabledFor(logging.INFO):
-        details = " ".join(f"{key}={value}" for key, value in data.items() if value is not None)
-        log.info("%s %s", kind, details, extra={"session_id": session_id})
+        fields = " ".join(
+            f"{name}={value}" for name, value in data.__dict__.items() if value is not None
+        )
+        log.info("%s %s", data.kind.value, fields, extra={"session_id": session_id})

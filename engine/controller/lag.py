@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
+
+from engine.clock import Clock
 
 TICK_SECONDS = 0.1
 WINDOW_SECONDS = 1.0
@@ -23,18 +24,19 @@ current tick alone misses most stalls (docs/field-notes.md, asyncio and uvloop).
 
 class LoopLag:
     """A task that wakes every `TICK_SECONDS`; the loop is behind by however much later than
-    that it woke, or is still to wake, within the last `WINDOW_SECONDS`. Read with
-    time.monotonic(), not the loop's clock: uvloop's clock stands still during one pass of the
-    loop, the very pass that takes long."""
+    that it woke, or is still to wake, within the last `WINDOW_SECONDS`. Read on the process's
+    clock, not the loop's: uvloop's clock stands still during one pass of the loop, the very
+    pass that takes long."""
 
-    def __init__(self) -> None:
-        self._last_tick = time.monotonic()
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last_tick = clock.monotonic()
         self._late: deque[tuple[float, float]] = deque()
         """(when, how late) of the ticks within the window that woke late."""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._last_tick = time.monotonic()
+        self._last_tick = self._clock.monotonic()
         self._task = asyncio.ensure_future(self._tick())
 
     async def stop(self) -> None:
@@ -44,7 +46,7 @@ class LoopLag:
                 await self._task
 
     def behind_seconds(self) -> float:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         while self._late and self._late[0][0] < now - WINDOW_SECONDS:
             self._late.popleft()
         waiting = now - self._last_tick - TICK_SECONDS
@@ -52,7 +54,7 @@ class LoopLag:
 
     async def _tick(self) -> None:
         while True:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             late = now - self._last_tick - TICK_SECONDS
             if late > 0.01:
                 self._late.append((now, late))

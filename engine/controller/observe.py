@@ -7,38 +7,53 @@ counts for); gauges are read from the dialers and the pool at scrape time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, assert_never
 
 from prometheus_client import REGISTRY
 
 from engine import metrics
 from engine.controller.dialer import TrunkDialer
 from engine.controller.pool import WorkerPool, WorkerState
+from engine.events import model as em
 from engine.metrics import WorkerCollector, WorkerStats, register_worker_collector
 
 
-def record_event(flow_id: str, trunk: str, kind: str, data: dict[str, Any]) -> None:
-    if kind == "call.invite_sent":
-        _observe(metrics.api_to_invite_seconds, data.get("api_to_invite_seconds"))
-    elif kind == "call.answered":
-        _observe(metrics.post_dial_delay_seconds, data.get("post_dial_delay_seconds"))
-        _observe(metrics.answer_time_seconds, data.get("answer_time_seconds"))
-    elif kind == "call.ended":
-        if data.get("sip_code"):
-            metrics.sip_final_responses_total.labels(str(data["sip_code"])).inc()
-        _observe(metrics.call_duration_seconds, data.get("talk_seconds"))
-        for direction in ("sent", "received", "lost"):
-            packets = data.get(f"rtp_packets_{direction}")
-            if packets:
-                metrics.rtp_packets_total.labels(direction).inc(packets)
-    elif kind == "session.completed":
-        metrics.sessions_total.labels(str(data["outcome"]), trunk).inc()
-    elif kind == "flow.step_finished":
-        metrics.flow_steps_total.labels(flow_id, str(data["type"]), str(data["result"])).inc()
+def record_event(flow_id: str, trunk: str, data: em.SessionEventData) -> None:
+    match data:
+        case em.CallInviteSent():
+            _observe(metrics.api_to_invite_seconds, data.api_to_invite_seconds)
+        case em.CallAnswered():
+            _observe(metrics.post_dial_delay_seconds, data.post_dial_delay_seconds)
+            _observe(metrics.answer_time_seconds, data.answer_time_seconds)
+        case em.CallEnded():
+            if data.sip_code:
+                metrics.sip_final_responses_total.labels(str(data.sip_code)).inc()
+            _observe(metrics.call_duration_seconds, data.talk_seconds)
+            for direction, packets in (
+                ("sent", data.rtp_packets_sent),
+                ("received", data.rtp_packets_received),
+                ("lost", data.rtp_packets_lost),
+            ):
+                if packets:
+                    metrics.rtp_packets_total.labels(direction).inc(packets)
+        case em.SessionCompleted():
+            metrics.sessions_total.labels(data.outcome.value, trunk).inc()
+        case em.FlowStepFinished():
+            metrics.flow_steps_total.labels(flow_id, data.type, data.result).inc()
+        case (
+            em.SessionCreated()
+            | em.CallRinging()
+            | em.FlowStepStarted()
+            | em.CallDigitReceived()
+            | em.RecordingSaved()
+        ):
+            pass  # counted by voice_engine_events_emitted_total only
+        case _:
+            assert_never(data)
 
 
-def _observe(histogram: Any, value: object) -> None:
-    if isinstance(value, int | float):
+def _observe(histogram: Any, value: float | None) -> None:
+    if value is not None:
         histogram.observe(value)
 
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
@@ -48,8 +48,13 @@ class EventData(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: ClassVar[EventKind]
+    """The kind of event this payload is."""
+
 
 class SessionCreated(EventData):
+    kind = EventKind.SESSION_CREATED
+
     flow_id: str
     """The flow the session will run once answered."""
     destination: str
@@ -61,6 +66,8 @@ class SessionCreated(EventData):
 
 
 class CallInviteSent(EventData):
+    kind = EventKind.CALL_INVITE_SENT
+
     trunk: str
     request_uri: str
     """The Request-URI of the INVITE."""
@@ -77,6 +84,8 @@ class CallInviteSent(EventData):
 
 
 class CallRinging(EventData):
+    kind = EventKind.CALL_RINGING
+
     sip_code: int
     """180 or 183."""
     early_media: bool = False
@@ -84,6 +93,8 @@ class CallRinging(EventData):
 
 
 class CallAnswered(EventData):
+    kind = EventKind.CALL_ANSWERED
+
     sip_code: int = 200
     post_dial_delay_seconds: float | None = None
     """INVITE to first ringing (180/183), when there was one."""
@@ -92,6 +103,8 @@ class CallAnswered(EventData):
 
 
 class FlowStepStarted(EventData):
+    kind = EventKind.FLOW_STEP_STARTED
+
     step: str
     """The step's id in the flow file."""
     type: str
@@ -99,6 +112,8 @@ class FlowStepStarted(EventData):
 
 
 class FlowStepFinished(EventData):
+    kind = EventKind.FLOW_STEP_FINISHED
+
     step: str
     type: str
     result: str
@@ -106,6 +121,8 @@ class FlowStepFinished(EventData):
 
 
 class CallDigitReceived(EventData):
+    kind = EventKind.CALL_DIGIT_RECEIVED
+
     digit: str = Field(pattern=r"^[0-9*#A-D]$")
     """One DTMF digit (RFC 2833 or SIP INFO)."""
     step: str | None = None
@@ -113,6 +130,8 @@ class CallDigitReceived(EventData):
 
 
 class RecordingSaved(EventData):
+    kind = EventKind.RECORDING_SAVED
+
     path: str
     """Where the WAV file was written, on the engine's host."""
     duration_seconds: float
@@ -120,6 +139,8 @@ class RecordingSaved(EventData):
 
 
 class CallEnded(EventData):
+    kind = EventKind.CALL_ENDED
+
     outcome: Outcome
     sip_code: int | None
     """The final SIP response code, or the code of the BYE's cause; None when no response came."""
@@ -140,24 +161,43 @@ class CallEnded(EventData):
 
 
 class SessionCompleted(EventData):
+    kind = EventKind.SESSION_COMPLETED
+
     outcome: Outcome
     duration_seconds: float
     """Session creation to completion."""
 
 
+SessionEventData = (
+    SessionCreated
+    | CallInviteSent
+    | CallRinging
+    | CallAnswered
+    | FlowStepStarted
+    | FlowStepFinished
+    | CallDigitReceived
+    | RecordingSaved
+    | CallEnded
+    | SessionCompleted
+)
+"""Every kind's payload: what the engine emits, dispatched over with match."""
+
 DATA_MODELS: Mapping[EventKind, type[EventData]] = {
-    EventKind.SESSION_CREATED: SessionCreated,
-    EventKind.CALL_INVITE_SENT: CallInviteSent,
-    EventKind.CALL_RINGING: CallRinging,
-    EventKind.CALL_ANSWERED: CallAnswered,
-    EventKind.FLOW_STEP_STARTED: FlowStepStarted,
-    EventKind.FLOW_STEP_FINISHED: FlowStepFinished,
-    EventKind.CALL_DIGIT_RECEIVED: CallDigitReceived,
-    EventKind.RECORDING_SAVED: RecordingSaved,
-    EventKind.CALL_ENDED: CallEnded,
-    EventKind.SESSION_COMPLETED: SessionCompleted,
+    model.kind: model
+    for model in (
+        SessionCreated,
+        CallInviteSent,
+        CallRinging,
+        CallAnswered,
+        FlowStepStarted,
+        FlowStepFinished,
+        CallDigitReceived,
+        RecordingSaved,
+        CallEnded,
+        SessionCompleted,
+    )
 }
-"""Which data model each kind carries: the one table to extend when a kind is added."""
+"""Which data model each kind carries: the one list to extend when a kind is added."""
 
 
 def validate_data(kind: EventKind, data: EventData | Mapping[str, Any]) -> dict[str, Any]:

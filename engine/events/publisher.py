@@ -68,7 +68,10 @@ class BrokerAddress:
 
 
 class _Disconnected(Exception):
-    """The broker connection ended while a batch was in flight."""
+    """The broker connection ended while a batch was in flight.
+
+    Outside the EngineError tree: the publisher's signal to its own loop to reconnect; it never
+    leaves Publisher."""
 
 
 class Publisher:

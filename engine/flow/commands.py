@@ -72,11 +72,15 @@ class CancelTimer:
 
 @dataclass(frozen=True)
 class SendDigits:
+    request_id: str
+    """DigitsSent answers with it."""
     digits: str
 
 
 @dataclass(frozen=True)
 class TransferCall:
+    transfer_id: str
+    """TransferFinished answers with it."""
     target: str
     """An E.164 number (sent through the call's trunk) or a sip: URI."""
 
@@ -132,11 +136,6 @@ class StepFinished:
 
 
 @dataclass(frozen=True)
-class Log:
-    message: str
-
-
-@dataclass(frozen=True)
 class FlowFinished:
     """The run is over. Only a Hangup may follow (when the flow ended while the caller was still
     there); `error` is set when the flow failed."""
@@ -163,6 +162,5 @@ FlowCommand = (
     | Hangup
     | StepStarted
     | StepFinished
-    | Log
     | FlowFinished
 )

@@ -29,7 +29,8 @@ class RecordingFinished:
     path: str
     """Where the WAV file was written."""
     duration_seconds: float
-    reason: Literal["max_length", "silence", "stopped", "hangup"]
+    reason: Literal["max_length", "silence", "stopped", "hangup", "failed"]
+    """"failed": the engine could not start it (nothing was recorded)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class WebhookCompleted:
 
 @dataclass(frozen=True)
 class TransferFinished:
+    transfer_id: str
+    """The TransferCall's."""
     accepted: bool
     """The far end accepted the REFER (2xx)."""
     sip_code: int
@@ -83,7 +86,10 @@ class RemoteHangup:
 
 @dataclass(frozen=True)
 class DigitsSent:
+    request_id: str
+    """The SendDigits'."""
     ok: bool = True
+    """False when the digits could not be sent (the call is over, no audio)."""
 
 
 FlowEvent = (

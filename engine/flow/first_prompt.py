@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from engine.flow.commands import (
     FlowCommand,
     HangupAfterPlayback,
-    Log,
     PlayAudio,
     Speak,
     StepStarted,
 )
 
-_SILENT = (StepStarted, Log)
+_SILENT = (StepStarted,)
 """Commands that do nothing to the call: a prompt after them still begins the call's audio."""
 
 

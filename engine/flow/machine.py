@@ -28,7 +28,7 @@ from engine.flow.commands import (
 )
 from engine.flow.events import FlowEvent, RemoteHangup, SessionFacts, TimerFired
 from engine.flow.model import Flow
-from engine.flow.steps.base import CallGone, Outcome, RunContext, StepModel, StepRun
+from engine.flow.steps.base import CallGone, RunContext, StepModel, StepOutcome, StepRun
 from engine.flow.steps.hangup import HangupStep
 from engine.flow.steps.pause import PauseStep
 
@@ -118,7 +118,7 @@ class FlowRun:
         running = self._running
         if running is None:
             # Between steps only a hang-up can arrive (e.g. before start); end after it.
-            self._go_on(Outcome("hangup", None))
+            self._go_on(StepOutcome("hangup", None))
             return
         try:
             if event is None:
@@ -127,15 +127,15 @@ class FlowRun:
                 running.send(event)
             return
         except StopIteration as stop:
-            outcome: Outcome = stop.value
+            outcome: StepOutcome = stop.value
         except CallGone:
-            outcome = Outcome("hangup", None)
+            outcome = StepOutcome("hangup", None)
         except FlowRuntimeError as exc:
             self._fail(exc)
             return
         self._go_on(outcome)
 
-    def _go_on(self, outcome: Outcome) -> None:
+    def _go_on(self, outcome: StepOutcome) -> None:
         following = self._after(outcome)
         if not self.finished:
             self._run_from(following)
@@ -164,8 +164,8 @@ class FlowRun:
                 return
             name = self._after(outcome)
 
-    def _begin(self, name: str) -> Outcome | None:
-        """Start a step; its Outcome when it ended at once, None when it waits."""
+    def _begin(self, name: str) -> StepOutcome | None:
+        """Start a step; its StepOutcome when it ended at once, None when it waits."""
         frame = self._frames[-1]
         step = frame.flow.steps[name]
         ctx = self._ctx
@@ -173,11 +173,11 @@ class FlowRun:
         ctx.step, ctx.flow_dir = self._label(name), frame.flow.folder
         if self._after_hangup and step.media:
             ctx.emit(StepFinished(ctx.step, step.type, "skipped", "the caller has hung up"))
-            return Outcome("skipped", getattr(step, "next", None))
+            return StepOutcome("skipped", getattr(step, "next", None))
         ctx.emit(StepStarted(ctx.step, step.type, step.summary()))
         try:
             result = step.run(ctx)
-            if isinstance(result, Outcome):
+            if isinstance(result, StepOutcome):
                 return result
             next(result)
         except StopIteration as stop:
@@ -188,7 +188,7 @@ class FlowRun:
         self._running = result
         return None
 
-    def _after(self, outcome: Outcome) -> str | None:
+    def _after(self, outcome: StepOutcome) -> str | None:
         """Log the step's end, tidy up, and pick the next step (None: end of the frame)."""
         ctx = self._ctx
         step, self._step, self._running = self._step, None, None

@@ -12,7 +12,7 @@ import itertools
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from engine.flow import commands as c
 from engine.flow import events as e
@@ -135,30 +135,63 @@ class Simulator:
 
     def _apply(self, commands: list[c.FlowCommand]) -> None:
         for command in commands:
-            handler = _HANDLERS.get(type(command))
-            if handler is not None:
-                handler(self, command)
+            self._command(command)
+
+    def _command(self, command: c.FlowCommand) -> None:
+        match command:
+            case c.StepStarted():
+                _step_started(self, command)
+            case c.StepFinished():
+                _step_finished(self, command)
+            case c.Speak():
+                _speak(self, command)
+            case c.PlayAudio():
+                _play(self, command)
+            case c.StopPlayback():
+                _stop_playback(self, command)
+            case c.SetTimer():
+                _set_timer(self, command)
+            case c.StartRecording():
+                _start_recording(self, command)
+            case c.CallWebhook():
+                _webhook(self, command)
+            case c.TransferCall():
+                _transfer(self, command)
+            case c.DialLeg():
+                _dial(self, command)
+            case c.HangupLeg():
+                _hangup_leg(self, command)
+            case c.SendDigits():
+                _send_digits(self, command)
+            case c.Hangup():
+                _hangup(self, command)
+            case c.FlowFinished():
+                _finished(self, command)
+            case c.CancelTimer() | c.HangupAfterPlayback() | c.StopRecording():
+                pass  # a cancelled timer's TimerFired is ignored by the run; nothing to show
+            case _:
+                assert_never(command)
 
 
-def _step_started(sim: Simulator, cmd: Any) -> None:
+def _step_started(sim: Simulator, cmd: c.StepStarted) -> None:
     sim._steps += 1
     detail = f": {cmd.detail}" if cmd.detail else ""
     sim.say(f"[{cmd.step}] {cmd.step_type}{detail}")
 
 
-def _step_finished(sim: Simulator, cmd: Any) -> None:
+def _step_finished(sim: Simulator, cmd: c.StepFinished) -> None:
     detail = f" ({cmd.detail})" if cmd.detail else ""
     sim.say(f"[{cmd.step}] -> {cmd.result}{detail}")
 
 
-def _speak(sim: Simulator, cmd: Any) -> None:
+def _speak(sim: Simulator, cmd: c.Speak) -> None:
     sim.say(f"caller hears: {cmd.text}")
     sim._playing.add(cmd.playback_id)
     seconds = max(0.5, len(cmd.text) / SPEECH_CHARS_PER_SECOND)
     sim.at(sim.now + seconds, e.PlaybackFinished(cmd.playback_id))
 
 
-def _play(sim: Simulator, cmd: Any) -> None:
+def _play(sim: Simulator, cmd: c.PlayAudio) -> None:
     sim.say(f"plays file {cmd.path}")
     sim._playing.add(cmd.playback_id)
     sim.at(sim.now + _wav_seconds(cmd.path), e.PlaybackFinished(cmd.playback_id))
@@ -172,18 +205,18 @@ def _wav_seconds(path: str) -> float:
         return 1.0
 
 
-def _stop_playback(sim: Simulator, cmd: Any) -> None:
+def _stop_playback(sim: Simulator, cmd: c.StopPlayback) -> None:
     if cmd.playback_id in sim._playing:
         sim._playing.discard(cmd.playback_id)
         sim.say("engine stops the prompt")
         sim.at(sim.now, e.PlaybackFinished(cmd.playback_id, interrupted=True))
 
 
-def _set_timer(sim: Simulator, cmd: Any) -> None:
+def _set_timer(sim: Simulator, cmd: c.SetTimer) -> None:
     sim.at(cmd.deadline, e.TimerFired(cmd.timer_id))
 
 
-def _start_recording(sim: Simulator, cmd: Any) -> None:
+def _start_recording(sim: Simulator, cmd: c.StartRecording) -> None:
     beep = " after a beep" if cmd.beep else ""
     sim.say(f"engine records {cmd.name}{beep} (at most {cmd.max_seconds:g} s)")
     script = sim.script
@@ -198,7 +231,7 @@ def _start_recording(sim: Simulator, cmd: Any) -> None:
     sim.at(sim.now + seconds, e.RecordingFinished(cmd.recording_id, path, seconds, reason))
 
 
-def _webhook(sim: Simulator, cmd: Any) -> None:
+def _webhook(sim: Simulator, cmd: c.CallWebhook) -> None:
     sim.say(f"engine calls webhook {cmd.method} {cmd.url}")
     if sim.script.webhook_fail:
         event = e.WebhookCompleted(cmd.request_id, None, error="simulated failure")
@@ -207,14 +240,17 @@ def _webhook(sim: Simulator, cmd: Any) -> None:
     sim.at(sim.now + 0.1, event)
 
 
-def _transfer(sim: Simulator, cmd: Any) -> None:
+def _transfer(sim: Simulator, cmd: c.TransferCall) -> None:
     sim.say(f"engine transfers the call to {cmd.target} (SIP REFER)")
     accepted = sim.script.transfer_accepted
     reason = "Accepted" if accepted else "Forbidden"
-    sim.at(sim.now + 0.2, e.TransferFinished(accepted, 202 if accepted else 403, reason))
+    sim.at(
+        sim.now + 0.2,
+        e.TransferFinished(cmd.transfer_id, accepted, 202 if accepted else 403, reason),
+    )
 
 
-def _dial(sim: Simulator, cmd: Any) -> None:
+def _dial(sim: Simulator, cmd: c.DialLeg) -> None:
     sim.say(f"engine dials {cmd.target} and bridges it")
     if sim.script.dial_answered:
         sim.at(sim.now + 2.0, e.DialAnswered(cmd.leg_id))
@@ -226,46 +262,23 @@ def _dial(sim: Simulator, cmd: Any) -> None:
         )
 
 
-def _hangup_leg(sim: Simulator, cmd: Any) -> None:
+def _hangup_leg(sim: Simulator, cmd: c.HangupLeg) -> None:
     sim.say(f"engine hangs up leg {cmd.leg_id}")
 
 
-def _send_digits(sim: Simulator, cmd: Any) -> None:
+def _send_digits(sim: Simulator, cmd: c.SendDigits) -> None:
     sim.say(f"engine sends digits {cmd.digits}")
-    sim.at(sim.now + 0.1 * len(cmd.digits), e.DigitsSent(True))
+    sim.at(sim.now + 0.1 * len(cmd.digits), e.DigitsSent(cmd.request_id))
 
 
-def _hangup(sim: Simulator, cmd: Any) -> None:
+def _hangup(sim: Simulator, cmd: c.Hangup) -> None:
     sim.say(f"engine hangs up ({cmd.reason})")
 
 
-def _finished(sim: Simulator, cmd: Any) -> None:
+def _finished(sim: Simulator, cmd: c.FlowFinished) -> None:
     sim._finished = cmd
     error = f": {cmd.error}" if cmd.error else ""
     sim.say(f"flow finished: {cmd.result}{error}")
-
-
-def _log(sim: Simulator, cmd: Any) -> None:
-    sim.say(cmd.message)
-
-
-_HANDLERS: dict[type, Callable[[Simulator, Any], None]] = {
-    c.StepStarted: _step_started,
-    c.StepFinished: _step_finished,
-    c.Speak: _speak,
-    c.PlayAudio: _play,
-    c.StopPlayback: _stop_playback,
-    c.SetTimer: _set_timer,
-    c.StartRecording: _start_recording,
-    c.CallWebhook: _webhook,
-    c.TransferCall: _transfer,
-    c.DialLeg: _dial,
-    c.HangupLeg: _hangup_leg,
-    c.SendDigits: _send_digits,
-    c.Hangup: _hangup,
-    c.FlowFinished: _finished,
-    c.Log: _log,
-}
 
 
 def simulate(

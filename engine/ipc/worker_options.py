@@ -10,8 +10,7 @@ BUSY_POLL_MS = 50
 once; RTP does not: PJSIP's media thread reads it); the IPC socket is then checked without
 waiting. Nothing waits for this timeout: the controller rings the SIP port after each command,
 and the worker rings it itself when another PJSIP thread queues work (engine/ipc/doorbell.py).
-A 5-ms poll cost the workers' SIP threads 0.620 cores at 50 calls/s, this one 0.240
-(docs/field-notes.md)."""
+A short poll costs the workers' SIP threads CPU for nothing (docs/field-notes.md)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class WorkerOptions:
     rtp_port_base: int
     rtp_port_count: int
     clock_rate: int
-    """Conference bridge clock; 8000 halves the CPU compared with PJSIP's 16000."""
+    """Conference bridge clock; 8000 costs less CPU than PJSIP's default 16000."""
     max_calls: int
     log_level: int
     """PJSIP log level 0..5, written to stderr."""

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from engine.errors import RequestError
 from engine.sessions.validation import FieldError, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -47,16 +48,20 @@ class IdempotencyKey:
             raise IdempotencyKeyReused(self.key, session_id, differences)
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(RequestError):
     """The key already created a session, for a request with other fields: answer 422."""
 
     def __init__(self, key: str, session_id: str, fields: list[str]) -> None:
         super().__init__(
             f"{HEADER} {key!r} was already used for session {session_id}, with another"
-            f" {', '.join(fields)}"
+            f" {', '.join(fields)}",
+            field=HEADER,
+            code="IdempotencyKeyReused",
         )
+        self.key = key
         self.session_id = session_id
         self.fields = fields
+        """The request's fields (PascalCase) that differ from the first request's."""
 
 
 def check_key(raw: str | None) -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from engine.config import OwnedNumber
+from engine.errors import RequestError
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _E164_SHAPE = re.compile(r"\+[1-9]\d{1,14}")
@@ -18,16 +19,30 @@ _SYSTEM_RANDOM = random.SystemRandom()
 
 @dataclass(frozen=True)
 class FieldError:
+    """One field a request got wrong: data (an entry of ValidationFailed and of the answer's
+    ResponseStatus.Errors), not an exception."""
+
     field_name: str
     """PascalCase, as in the ServiceStack DTO: FlowId, NumberToDial, CallerId."""
     message: str
+    """What is wrong with the field, for a person."""
     error_code: str = "Invalid"
+    """ServiceStack's ErrorCode for the field: NotEmpty, NotFound, InvalidPhoneNumber..."""
 
 
-class ValidationFailed(Exception):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field_name}: {e.message}" for e in errors))
-        self.errors = errors
+class ValidationFailed(RequestError):
+    """A request names one or more fields wrongly; the first one is the error's message, field
+    and code (as ServiceStack answers), `errors` holds them all."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        if not errors:
+            raise ValueError("ValidationFailed needs at least one FieldError")
+        first = errors[0]
+        super().__init__(first.message, field=first.field_name, code=first.error_code)
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e.field_name}: {e.message}" for e in self.errors)
 
 
 @dataclass(frozen=True)

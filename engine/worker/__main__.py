@@ -24,12 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING,
         format=f"worker-{options.worker_id} %(levelname)s %(message)s",
     )
+    from engine.clock import SystemClock
     from engine.worker.channel import Channel
-    from engine.worker.worker import Worker
+    from engine.worker.loop import WorkerLoop
 
     sock = socket.socket(fileno=options.ipc_fd)
-    worker = Worker(options, Channel(sock))
-    code = worker.run()
+    loop = WorkerLoop(options, Channel(sock), SystemClock())
+    code = loop.run()
     sock.close()
     return code
 

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pjsua2 as pj
 
+from engine.clock import Clock
 from engine.ipc.messages import (
     AnswerPrompt,
     CallProgress,
     DigitReceived,
+    FromWorker,
     RtpCounts,
     TransferResult,
 )
 
-if TYPE_CHECKING:
-    from engine.worker.worker import Worker
+
+class CallListener(Protocol):
+    """What a WorkerCall tells the loop that owns it (called inside PJSIP's callbacks)."""
+
+    def send(self, message: FromWorker) -> None:
+        """Send a message to the controller."""
+
+    def call_answered(self, call: WorkerCall) -> None:
+        """The call is CONFIRMED and its audio active."""
+
+    def call_disconnected(self, call: WorkerCall) -> None:
+        """The call reached DISCONNECTED: the loop finishes it outside the callback."""
 
 
 class WorkerCall(pj.Call):
-    """Kept referenced by the worker until its DISCONNECTED state has been handled: a Call
-    object collected later aborts the process (FIELD-NOTES.md)."""
+    """Kept referenced by the loop until its DISCONNECTED state has been handled: a Call
+    object collected later aborts the process (docs/field-notes.md)."""
 
-    def __init__(self, worker: Worker, account: pj.Account, call_id: str) -> None:
+    def __init__(
+        self, listener: CallListener, clock: Clock, account: pj.Account, call_id: str
+    ) -> None:
         super().__init__(account)
-        self.worker = worker
+        self.listener = listener
+        self.clock = clock
         self.call_id = call_id
         self.confirmed = False
         self.answered = False
@@ -36,14 +50,14 @@ class WorkerCall(pj.Call):
         self.final_reason = ""
         self.last_progress = 0
         self.ended_at: float | None = None
-        """time.monotonic() at DISCONNECTED (CallEnded is sent later, from the loop)."""
+        """The clock's monotonic() at DISCONNECTED (CallEnded is sent later, from the loop)."""
         self.transfer_reported = True
         """False while a Transfer waits for its first final status."""
         self.transfer_id = ""
         """The Transfer being reported on."""
         self.rtp: RtpCounts | None = None
         self.answer_prompt: AnswerPrompt | None = None
-        """Started by the worker once the call is answered (MakeCall.answer_prompt)."""
+        """Started by the loop once the call is answered (MakeCall.answer_prompt)."""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -51,12 +65,12 @@ class WorkerCall(pj.Call):
             code = info.lastStatusCode
             if code in (180, 183) and code != self.last_progress:
                 self.last_progress = code
-                self.worker.send(
+                self.listener.send(
                     CallProgress(
                         call_id=self.call_id,
                         sip_code=code,
                         reason=info.lastReason,
-                        progress_at=time.monotonic(),
+                        progress_at=self.clock.monotonic(),
                     )
                 )
         elif info.state == pj.PJSIP_INV_STATE_CONFIRMED:
@@ -64,11 +78,11 @@ class WorkerCall(pj.Call):
             self._maybe_answered()
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
             self.disconnected = True
-            self.ended_at = time.monotonic()
+            self.ended_at = self.clock.monotonic()
             self.final_code = info.lastStatusCode
             self.final_reason = info.lastReason
             self.audio = None
-            self.worker.call_disconnected(self)
+            self.listener.call_disconnected(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
@@ -83,7 +97,7 @@ class WorkerCall(pj.Call):
         # 183 with SDP activates media while still EARLY: that is not an answer.
         if self.confirmed and self.audio is not None and not self.answered:
             self.answered = True
-            self.worker.call_answered(self)
+            self.listener.call_answered(self)
 
     def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:
         # The last moment the stream's counters can be read: PJSIP destroys it right after.
@@ -101,8 +115,8 @@ class WorkerCall(pj.Call):
         )
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
-        self.worker.send(
-            DigitReceived(call_id=self.call_id, digit=prm.digit, received_at=time.monotonic())
+        self.listener.send(
+            DigitReceived(call_id=self.call_id, digit=prm.digit, received_at=self.clock.monotonic())
         )
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
@@ -110,7 +124,7 @@ class WorkerCall(pj.Call):
         if self.transfer_reported or (prm.statusCode < 200 and not prm.finalNotify):
             return
         self.transfer_reported = True
-        self.worker.send(
+        self.listener.send(
             TransferResult(
                 call_id=self.call_id,
                 transfer_id=self.transfer_id,

@@ -6,9 +6,7 @@ import select
 import socket
 import threading
 
-from pydantic import ValidationError
-
-from engine.ipc.codec import decode_to_worker, encode
+from engine.ipc.codec import UndecodableMessage, decode_to_worker, encode
 from engine.ipc.messages import CommandFailed, Message, ToWorker
 
 _READ_SIZE = 65536
@@ -55,7 +53,7 @@ class Channel:
                 continue
             try:
                 messages.append(decode_to_worker(line))
-            except ValidationError as exc:
-                reason = f"undecodable message: {exc.errors()[0]['msg']}"
+            except UndecodableMessage as exc:
+                reason = f"undecodable message: {exc.problem}"
                 self.send(CommandFailed(call_id=None, command="?", reason=reason))
         return messages

@@ -17,9 +17,12 @@ from typing import Generic, Literal, TypeVar
 
 import pjsua2 as pj
 
+from engine.clock import Clock
+from engine.worker.media_table import PlayerKey, RecordingKey
+
 SILENCE_LEVEL = 4
-"""`getRxLevel()` (0..255) below this counts as silence: SIPp's silent RTP and PCMU line
-noise read 0..2; speech and tones read tens."""
+"""`getRxLevel()` (0..255) below this counts as silence: silent RTP and line noise read just
+above zero, speech and tones far more (docs/sip-worker.md)."""
 
 StopReason = Literal["max_length", "silence", "stopped", "hangup"]
 
@@ -29,20 +32,13 @@ BEEP_HZ = 1000
 
 
 class Playback(pj.AudioMediaPlayer):
-    def __init__(
-        self,
-        call_id: str,
-        playback_id: str | None,
-        loop: bool,
-        on_eof: Callable[[Playback], None],
-    ) -> None:
+    """A file played to a call's audio; `on_eof` is called on PJSIP's clock thread."""
+
+    def __init__(self, key: PlayerKey, loop: bool, on_eof: Callable[[Playback], None]) -> None:
         super().__init__()
-        self.call_id = call_id
-        self.playback_id = playback_id
-        """None for the worker's own prompts (the recording beep)."""
+        self.key = key
+        """A PlayFile's playback, or the beep before a recording."""
         self.loop = loop
-        self.hangup_after: float | None = None
-        """Seconds after the file ends by itself to hang the call up (None: never)."""
         self._on_eof = on_eof
 
     def start(self, path: str, audio: pj.AudioMedia) -> None:
@@ -64,9 +60,8 @@ class EndedPlayers(Generic[Player]):
     player while it runs. If the polling thread has dropped the player meanwhile, that
     reference is the last and the player is destroyed on the event thread: its destructor waits
     for the conference bridge's mutex, which the clock thread holds while it waits, in
-    `pjmedia_event_unsubscribe`, for that same callback to return. Deadlock, seen in a hung
-    worker's core on 2026-11-28 (docs/field-notes.md, eleventh VM). So the polling thread keeps
-    ended players here and drops each only once nothing else refers to it.
+    `pjmedia_event_unsubscribe`, for that same callback to return: a deadlock. So the polling
+    thread keeps ended players here and drops each only once nothing else refers to it.
     """
 
     def __init__(self) -> None:
@@ -96,29 +91,30 @@ class EndedPlayers(Generic[Player]):
 
 
 class Recording:
+    """A WAV recording of a call's received audio, stopped by length or silence."""
+
     def __init__(
         self,
-        call_id: str,
-        recording_id: str,
+        key: RecordingKey,
         path: str,
         max_seconds: float,
         silence_seconds: float | None,
+        clock: Clock,
     ) -> None:
-        self.call_id = call_id
-        self.recording_id = recording_id
+        self.key = key
         self.path = path
         self.max_seconds = max_seconds
         self.silence_seconds = silence_seconds
         self.recorder: pj.AudioMediaRecorder | None = None
-        self.beep: Playback | None = None
         self.started_at: float | None = None
         self._sound_at = 0.0
+        self._clock = clock
 
     def start(self, audio: pj.AudioMedia) -> None:
         self.recorder = pj.AudioMediaRecorder()
         self.recorder.createRecorder(self.path)
         audio.startTransmit(self.recorder)
-        self.started_at = self._sound_at = time.monotonic()
+        self.started_at = self._sound_at = self._clock.monotonic()
 
     def check(self, audio: pj.AudioMedia | None, now: float) -> StopReason | None:
         """The reason to stop now ('max_length' or 'silence'), or None to go on."""
@@ -136,11 +132,11 @@ class Recording:
 
     def close(self) -> float:
         """Destroy the recorder (which finalises the WAV header); return the seconds written."""
-        elapsed = 0.0 if self.started_at is None else time.monotonic() - self.started_at
+        elapsed = 0.0 if self.started_at is None else self._clock.monotonic() - self.started_at
         if self.recorder is None:
             return 0.0
         self.recorder = None  # the SWIG destructor removes it from the bridge
-        _wait_finalised(Path(self.path))
+        _wait_finalised(Path(self.path), self._clock)
         try:
             with wave.open(self.path, "rb") as wav:
                 return wav.getnframes() / wav.getframerate()
@@ -148,15 +144,15 @@ class Recording:
             return elapsed
 
 
-def _wait_finalised(path: Path) -> None:
+def _wait_finalised(path: Path, clock: Clock) -> None:
     """Wait until the WAV header has its final sizes.
 
     Since PJSIP 2.14 the conference bridge removes ports asynchronously, on its clock thread:
-    the recorder's file is flushed and its header written about one frame after the destructor
-    returns (measured: the file was still 0 bytes right after it). Bounded by a deadline.
+    the recorder's file is flushed and its header written a frame or so after the destructor
+    returns. Bounded by a deadline.
     """
-    deadline = time.monotonic() + FINALISE_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
+    deadline = clock.monotonic() + FINALISE_TIMEOUT_SECONDS
+    while clock.monotonic() < deadline:
         try:
             with path.open("rb") as wav:
                 head = wav.read(8)

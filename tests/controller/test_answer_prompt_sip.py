@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.controller import call as call_module
+from engine.controller.call import driver as call_driver
 from engine.flow import commands as cmd
 from engine.flow.first_prompt import FirstPrompt
 from engine.ipc import messages as msg
@@ -78,7 +78,7 @@ async def test_a_wrong_prediction_stops_the_answer_prompt_and_plays_the_flows(
     # As if a template had read something that changed by the answer: the rehearsal's first
     # prompt is a 1-s tone, the real run's the 2.6-s speech.
     monkeypatch.setattr(
-        call_module,
+        call_driver,
         "first_prompt",
         lambda _commands: FirstPrompt(cmd.PlayAudio("playback-1", str(tone_wav)), 0.4),
     )

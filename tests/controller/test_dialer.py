@@ -2,14 +2,7 @@ from typing import Any
 
 from engine.config import TrunkConfig
 from engine.controller.dialer import TokenBucket, TrunkDialer
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_token_bucket_spaces_calls_at_its_rate() -> None:
@@ -60,7 +53,7 @@ class FakePool:
 
 def _dialer(pool: FakePool, **trunk: Any) -> TrunkDialer:
     config = TrunkConfig(name="t", host="127.0.0.1", **trunk)
-    return TrunkDialer(config, pool)  # type: ignore[arg-type]
+    return TrunkDialer(config, pool, FakeClock())  # type: ignore[arg-type]
 
 
 async def test_a_call_is_placed_at_once_when_nothing_waits_and_there_is_room() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from engine.clock import SystemClock
 from engine.controller.lag import TICK_SECONDS, WINDOW_SECONDS, LoopLag
 from tests.support.engine import wait_until
 
 
 async def test_a_loop_held_up_reads_as_behind_for_a_while_after() -> None:
-    lag = LoopLag()
+    lag = LoopLag(SystemClock())
     lag.start()
     try:
         await asyncio.sleep(TICK_SECONDS * 2)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from engine.controller import call as call_module
 from engine.controller.call import CallDriver
-from engine.controller.pool import Worker
-from engine.flow import commands as cmd
+from engine.controller.call import core as call_core
+from engine.controller.call.actions import TimerKey, TimerKind
+from engine.controller.pool import WorkerHandle
 from engine.ipc import messages as msg
 from engine.sessions.model import Outcome, Session
 from engine.tools.sipp.runner import SippUas
@@ -26,23 +26,23 @@ LOADTEST_FLOWS = Path(__file__).resolve().parents[2] / "engine" / "tools" / "loa
 
 def late_flow_timers(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Every flow timer fires `seconds` late, as on a controller far behind its work."""
-    set_timer = CallDriver._set_timer
+    start_timer = CallDriver._start_timer
 
-    def late(self: CallDriver, command: cmd.SetTimer) -> None:
-        set_timer(self, cmd.SetTimer(command.timer_id, command.deadline + seconds))
+    def late(self: CallDriver, key: TimerKey, deadline: float) -> None:
+        start_timer(self, key, deadline + seconds if key.kind is TimerKind.FLOW else deadline)
 
-    monkeypatch.setattr(CallDriver, "_set_timer", late)
+    monkeypatch.setattr(CallDriver, "_start_timer", late)
 
 
 def sent_to_workers(monkeypatch: pytest.MonkeyPatch) -> list[msg.Message]:
     sent: list[msg.Message] = []
-    send = Worker.send
+    send = WorkerHandle.send
 
-    def recording(self: Worker, message: msg.Message) -> None:
+    def recording(self: WorkerHandle, message: msg.Message) -> None:
         sent.append(message)
         send(self, message)
 
-    monkeypatch.setattr(Worker, "send", recording)
+    monkeypatch.setattr(WorkerHandle, "send", recording)
     return sent
 
 
@@ -92,7 +92,7 @@ async def test_the_controller_hangs_up_when_the_worker_does_not(
             return message_type(**{**fields, "hangup_after_seconds": None})
 
         monkeypatch.setattr(msg, name, without_tail)
-    monkeypatch.setattr(call_module, "TAIL_HANGUP_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(call_core, "TAIL_HANGUP_GRACE_SECONDS", 0.5)
 
     session, talk_seconds = await place(tmp_path)
 

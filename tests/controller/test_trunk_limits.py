@@ -61,7 +61,7 @@ async def test_calls_per_second_are_spaced_by_the_token_bucket(tmp_path: Path) -
             calls = [engine.calls[i] for i in ids]
             for session_id in ids:
                 assert (await wait_for_end(engine, session_id)).outcome is Outcome.BUSY
-            invites = [c._invite_sent_at or 0.0 for c in calls]
+            invites = [c.core.invite_sent_at or 0.0 for c in calls]
             assert all(invites)
             gaps = [b - a for a, b in itertools.pairwise(invites)]
             # burst 1 at 5/s: one call each 0.2 s (loop jitter allowed)

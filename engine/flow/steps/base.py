@@ -1,6 +1,6 @@
 """What every step type shares: the pydantic base, the run context, and the waiting helpers.
 
-A step's `run(ctx)` either returns an Outcome at once (set, goto, branch...) or is a generator
+A step's `run(ctx)` either returns a StepOutcome at once (set, goto, branch...) or is a generator
 that yields while it waits on the call and receives the next event through `send()`. Generators
 keep each step's logic in order, top to bottom, while staying sans-IO: the machine drives them.
 When the caller hangs up, the machine throws CallGone into the waiting generator.
@@ -28,11 +28,14 @@ from engine.flow.events import DigitReceived, FlowEvent, PlaybackFinished, Timer
 
 
 class CallGone(Exception):
-    """Thrown into a waiting step when the caller hangs up (RemoteHangup)."""
+    """Thrown into a waiting step when the caller hangs up (RemoteHangup).
+
+    Outside the EngineError tree: control flow between the machine and a step, never a failure,
+    and never seen outside engine.flow."""
 
 
 @dataclass(frozen=True)
-class Outcome:
+class StepOutcome:
     """How a step ended and where the flow goes next."""
 
     result: str
@@ -61,8 +64,8 @@ class Edge:
     """Where the target is written inside the step, to report a missing step."""
 
 
-StepRun = Generator[None, FlowEvent, Outcome]
-"""A running step: yields while waiting, receives events, returns its Outcome."""
+StepRun = Generator[None, FlowEvent, StepOutcome]
+"""A running step: yields while waiting, receives events, returns its StepOutcome."""
 
 
 # Field types whose checks report problems at the field's line:column.
@@ -122,7 +125,7 @@ class StepModel(BaseModel):
         """A short description for StepStarted.detail."""
         return ""
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
         raise NotImplementedError
 
 
@@ -146,10 +149,10 @@ class FailableStep(SequentialStep):
             edges.append(Edge("on_failure", self.on_failure, ("on_failure",)))
         return edges
 
-    def ended(self, ok: bool, detail: str) -> Outcome:
+    def ended(self, ok: bool, detail: str) -> StepOutcome:
         if ok:
-            return Outcome("ok", self.next, detail=detail)
-        return Outcome("failed", self.on_failure or self.next, detail=detail)
+            return StepOutcome("ok", self.next, detail=detail)
+        return StepOutcome("failed", self.on_failure or self.next, detail=detail)
 
 
 class RunContext:
@@ -246,5 +249,5 @@ def play_repeated(
         digit = yield from play_once(ctx, command, interruptible, tail)
         if digit is not None:
             ctx.pending_digits.append(digit)
-            return Outcome("interrupted", next_step, detail=digit)
-    return Outcome("ok", next_step)
+            return StepOutcome("interrupted", next_step, detail=digit)
+    return StepOutcome("ok", next_step)

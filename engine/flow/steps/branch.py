@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.errors import FlowRuntimeError
-from engine.flow.steps.base import Edge, Outcome, Regex, RunContext, StepModel, StepRun
+from engine.flow.steps.base import Edge, Regex, RunContext, StepModel, StepOutcome, StepRun
 
 _OPERATORS = (
     "equals",
@@ -112,8 +112,8 @@ class BranchStep(StepModel):
         ]
         return [*edges, Edge("default", self.default, ("default",))]
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
         for condition in self.conditions:
             if condition.holds(ctx):
-                return Outcome("ok", condition.goto, detail=condition.label())
-        return Outcome("ok", self.default, detail="default")
+                return StepOutcome("ok", condition.goto, detail=condition.label())
+        return StepOutcome("ok", self.default, detail="default")

@@ -13,10 +13,10 @@ from engine.flow.steps.base import (
     DtmfKey,
     Edge,
     Identifier,
-    Outcome,
     Regex,
     RunContext,
     SequentialStep,
+    StepOutcome,
     StepRun,
     play_once,
 )
@@ -74,7 +74,7 @@ class GatherStep(SequentialStep):
         ctx.variables[self.variable] = digits
         ctx.variables[f"{self.variable}_status"] = status
         target = {"ok": None, "no_input": self.no_input, "no_match": self.no_match}[status]
-        return Outcome(status, target or self.next, detail=digits)
+        return StepOutcome(status, target or self.next, detail=digits)
 
     def _judge(self, digits: str) -> str:
         if not digits:

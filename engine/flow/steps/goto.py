@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from engine.flow.steps.base import Edge, Outcome, RunContext, StepModel, StepRun
+from engine.flow.steps.base import Edge, RunContext, StepModel, StepOutcome, StepRun
 
 
 class GotoStep(StepModel):
@@ -20,5 +20,5 @@ class GotoStep(StepModel):
     def summary(self) -> str:
         return self.target
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
-        return Outcome("ok", self.target)
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
+        return StepOutcome("ok", self.target)

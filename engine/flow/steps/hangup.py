@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from engine.flow.steps.base import Outcome, RunContext, StepModel, StepRun
+from engine.flow.steps.base import RunContext, StepModel, StepOutcome, StepRun
 
 
 class HangupStep(StepModel):
@@ -15,5 +15,5 @@ class HangupStep(StepModel):
     # After a remote hang-up it just ends the flow, so on_hangup may use it.
     media: ClassVar[bool] = False
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
-        return Outcome("ok", None, end_call=True, hangup_reason=self.reason)
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
+        return StepOutcome("ok", None, end_call=True, hangup_reason=self.reason)

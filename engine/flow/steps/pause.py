@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.flow.steps.base import Outcome, RunContext, SequentialStep, StepRun, sleep
+from engine.flow.steps.base import RunContext, SequentialStep, StepOutcome, StepRun, sleep
 
 
 class PauseStep(SequentialStep):
@@ -18,4 +18,4 @@ class PauseStep(SequentialStep):
 
     def run(self, ctx: RunContext) -> StepRun:
         yield from sleep(ctx, self.seconds)
-        return Outcome("ok", self.next)
+        return StepOutcome("ok", self.next)

@@ -9,9 +9,9 @@ from pydantic import Field
 from engine.flow.commands import PlayAudio
 from engine.flow.steps.base import (
     AudioFile,
-    Outcome,
     RunContext,
     SequentialStep,
+    StepOutcome,
     StepRun,
     play_repeated,
     resolve_path,
@@ -29,7 +29,7 @@ class PlayStep(SequentialStep):
     def summary(self) -> str:
         return self.file
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
         path = str(resolve_path(ctx.flow_dir, self.file))
         return play_repeated(
             ctx, lambda pid: PlayAudio(pid, path), self.repeat, self.interruptible, self.next

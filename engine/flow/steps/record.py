@@ -12,9 +12,9 @@ from engine.flow.steps.base import (
     CallGone,
     DtmfKey,
     Identifier,
-    Outcome,
     RunContext,
     SequentialStep,
+    StepOutcome,
     StepRun,
     Template,
 )
@@ -64,10 +64,12 @@ class RecordStep(SequentialStep):
                     "duration": event.duration_seconds,
                     "reason": event.reason,
                 }
+                if event.reason == "failed":
+                    return StepOutcome("failed", self.next, detail="the recording could not start")
                 result = "hangup" if hung_up else "ok"
-                return Outcome(result, self.next, detail=f"{event.duration_seconds:.1f} s")
+                return StepOutcome(result, self.next, detail=f"{event.duration_seconds:.1f} s")
             if isinstance(event, DigitReceived) and event.digit == self.finish_key:
                 ctx.emit(StopRecording(recording_id))
             elif isinstance(event, TimerFired) and event.timer_id == guard:
                 ctx.emit(StopRecording(recording_id))
-                return Outcome("failed", self.next, detail="no recording reported")
+                return StepOutcome("failed", self.next, detail="no recording reported")

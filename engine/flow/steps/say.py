@@ -8,9 +8,9 @@ from pydantic import Field
 
 from engine.flow.commands import Speak
 from engine.flow.steps.base import (
-    Outcome,
     RunContext,
     SequentialStep,
+    StepOutcome,
     StepRun,
     Template,
     play_repeated,
@@ -32,7 +32,7 @@ class SayStep(SequentialStep):
     def summary(self) -> str:
         return self.text
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
         text = ctx.render(self.text)
 
         def speak(playback_id: str) -> Speak:

@@ -11,7 +11,7 @@ from engine.errors import FlowRuntimeError
 from engine.flow import templates
 from engine.flow.commands import SendDigits
 from engine.flow.events import DigitsSent
-from engine.flow.steps.base import Outcome, RunContext, SequentialStep, StepRun, Template
+from engine.flow.steps.base import RunContext, SequentialStep, StepOutcome, StepRun, Template
 
 _DIGITS = re.compile(r"[0-9*#A-D]+")
 
@@ -35,8 +35,9 @@ class SendDigitsStep(SequentialStep):
         digits = ctx.render(self.digits)
         if not _DIGITS.fullmatch(digits):
             raise FlowRuntimeError(f"send_digits: {digits!r}: only 0-9 * # A-D can be sent")
-        ctx.emit(SendDigits(digits))
+        request_id = ctx.new_id("digits")
+        ctx.emit(SendDigits(request_id, digits))
         while True:
             event = yield
-            if isinstance(event, DigitsSent):
-                return Outcome("ok" if event.ok else "failed", self.next, detail=digits)
+            if isinstance(event, DigitsSent) and event.request_id == request_id:
+                return StepOutcome("ok" if event.ok else "failed", self.next, detail=digits)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import field_validator
 
 from engine.flow import templates
-from engine.flow.steps.base import Outcome, RunContext, SequentialStep, StepRun
+from engine.flow.steps.base import RunContext, SequentialStep, StepOutcome, StepRun
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -33,7 +33,7 @@ class SetStep(SequentialStep):
     def summary(self) -> str:
         return ", ".join(self.variables)
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
         for name, value in self.variables.items():
             ctx.variables[name] = ctx.render_value(value)
-        return Outcome("ok", self.next)
+        return StepOutcome("ok", self.next)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from engine.flow.steps.base import FlowId, Outcome, RunContext, SequentialStep, StepRun
+from engine.flow.steps.base import FlowId, RunContext, SequentialStep, StepOutcome, StepRun
 
 
 class SubflowStep(SequentialStep):
@@ -18,5 +18,5 @@ class SubflowStep(SequentialStep):
     def summary(self) -> str:
         return self.flow
 
-    def run(self, ctx: RunContext) -> Outcome | StepRun:
-        return Outcome("called", self.next, detail=self.flow, subflow=self.flow)
+    def run(self, ctx: RunContext) -> StepOutcome | StepRun:
+        return StepOutcome("called", self.next, detail=self.flow, subflow=self.flow)

@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from engine.errors import ToolError
 
-class HttpClientError(Exception):
+
+class HttpClientError(ToolError):
     """The request got no complete answer (its name is recorded as the call's failure)."""
 
 

@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.events import model as em
+from engine.sessions.model import Outcome
+
 
 @dataclass
 class CallRecord:
@@ -80,6 +83,7 @@ class CallRecord:
 
 
 INVITE_PARTS = ("queue_seconds", "worker_pickup_seconds", "make_call_seconds")
+RTP_FIELDS = ("rtp_packets_sent", "rtp_packets_received", "rtp_packets_lost", "rtp_jitter_ms")
 """The parts of api_to_invite in a `call.invite_sent` event: trunk queue and dispatch in the
 controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
 
@@ -124,30 +128,30 @@ class EventRecorder:
         if self._spool_file is not None:
             self._spool_file.close()
 
-    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
-        if kind not in ("call.invite_sent", "call.answered", "call.ended"):
+    def emit(self, session_id: str, kind: em.EventKind, data: em.EventData) -> None:
+        if not isinstance(data, em.CallInviteSent | em.CallAnswered | em.CallEnded):
             return
         now = time.monotonic()
         times = self.sessions.setdefault(session_id, SessionTimes())
-        if kind == "call.invite_sent":
+        if isinstance(data, em.CallInviteSent):
             self.counts["invited"] += 1
             times.invite_at = now
-            times.api_to_invite = data.get("api_to_invite_seconds")
+            times.api_to_invite = data.api_to_invite_seconds
             times.invite_parts = {
-                part: value for part in INVITE_PARTS if (value := data.get(part)) is not None
+                part: value for part in INVITE_PARTS if (value := getattr(data, part)) is not None
             }
-        elif kind == "call.answered":
+        elif isinstance(data, em.CallAnswered):
             self.counts["active"] += 1
             times.answered_at = now
         else:
             self.counts["ended"] += 1
-            self.counts["failed"] += data.get("outcome") != "completed"
+            self.counts["failed"] += data.outcome is not Outcome.COMPLETED
             self.counts["active"] -= times.answered_at is not None
             times.ended_at = now
-            times.talk_seconds = data.get("talk_seconds")
-            times.outcome = str(data.get("outcome"))
-            times.reason = data.get("sip_reason")
-            times.rtp = {key: value for key, value in data.items() if key.startswith("rtp_")}
+            times.talk_seconds = data.talk_seconds
+            times.outcome = data.outcome.value
+            times.reason = data.sip_reason
+            times.rtp = {name: getattr(data, name) for name in RTP_FIELDS}
             if self._spool_file is not None:
                 del self.sessions[session_id]
                 # Its fields hold numbers, strings and flat dicts: no deep copy (asdict) needed.

@@ -20,6 +20,7 @@ from engine.app.serve import api_with_temporary_key
 from engine.config import EngineConfig
 from engine.controller.engine import Engine
 from engine.errors import EngineError
+from engine.events import model as em
 from engine.events.bus import EventBus
 from engine.tools.loadtest.driver import LoadDriver, LoadPlan, drive_from_another_process
 from engine.tools.loadtest.procstat import ProcessSampler
@@ -195,7 +196,7 @@ class BothSinks:
     bus: EventBus
     emitted: int = 0
 
-    def emit(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+    def emit(self, session_id: str, kind: em.EventKind, data: em.EventData) -> None:
         self.recorder.emit(session_id, kind, data)
         self.bus.emit(session_id, kind, data)
         self.emitted += 1

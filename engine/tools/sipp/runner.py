@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from engine.errors import ToolError
 from engine.tools.childproc import stop_child
 from engine.tools.sipp.pcaps import DEFAULT_DIR, ensure_pcaps
 from engine.tools.sipp.ports import (
@@ -33,8 +34,8 @@ BIND_ATTEMPTS = 3
 """SIPp starts, each with ports picked again, when one picked was taken before SIPp bound it."""
 
 
-class SippError(RuntimeError):
-    pass
+class SippError(ToolError):
+    """SIPp could not start or run a scenario (the message says why)."""
 
 
 def scenario_path(scenario: str | Path) -> Path:

@@ -30,6 +30,14 @@ def test_named_recording_and_custom_variable(tmp_path: Path) -> None:
     assert run.variables["comment"]["path"] == "/p"
 
 
+def test_a_recording_that_could_not_start_fails_the_step_at_once(tmp_path: Path) -> None:
+    run, out = start(one_step(tmp_path, type="record", max_seconds=30))
+    rec = first(out, c.StartRecording)
+    out = run.handle(RecordingFinished(rec.recording_id, "/r/x.wav", 0.0, "failed"), 0.1)
+    assert results(out) == [("only", "failed")]
+    assert run.variables["recording"]["reason"] == "failed"
+
+
 def test_recording_never_reported_fails_after_the_guard(tmp_path: Path) -> None:
     run, out = start(one_step(tmp_path, type="record", max_seconds=10))
     timer = first(out, c.SetTimer)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from engine.events import model as em
+from engine.sessions.model import Outcome
 from engine.tools.loadtest.driver import LoadPlan
 from engine.tools.loadtest.records import CallRecord, EventRecorder
 from engine.tools.loadtest.report import (
@@ -62,20 +65,28 @@ def test_summary_counts_failures_by_cause_and_series_per_second(tmp_path: Path) 
     assert (tmp_path / "report.png").exists()
 
 
+def emit(recorder: EventRecorder, session_id: str, data: em.EventData) -> None:
+    recorder.emit(session_id, data.kind, data)
+
+
+def invite_sent(api_to_invite_seconds: float) -> em.CallInviteSent:
+    return em.CallInviteSent(
+        trunk="t", request_uri="sip:+1@h", api_to_invite_seconds=api_to_invite_seconds
+    )
+
+
+def ended(outcome: Outcome, **fields: Any) -> em.CallEnded:
+    return em.CallEnded(outcome=outcome, sip_code=None, sip_reason=None, **fields)
+
+
 def test_the_recorder_fills_a_record_from_engine_events() -> None:
     recorder = EventRecorder()
-    recorder.emit("s1", "call.invite_sent", {"api_to_invite_seconds": 0.003})
-    recorder.emit("s1", "call.answered", {})
-    recorder.emit(
+    emit(recorder, "s1", invite_sent(0.003))
+    emit(recorder, "s1", em.CallAnswered())
+    emit(
+        recorder,
         "s1",
-        "call.ended",
-        {
-            "outcome": "completed",
-            "sip_reason": None,
-            "rtp_packets_sent": 150,
-            "rtp_packets_received": 0,
-            "rtp_packets_lost": 0,
-        },
+        ended(Outcome.COMPLETED, rtp_packets_sent=150, rtp_packets_received=0, rtp_packets_lost=0),
     )
     record = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1", answered_at=1.0)
     recorder.fill(record)
@@ -88,8 +99,8 @@ def test_the_recorder_fills_a_record_from_engine_events() -> None:
 def test_the_answered_time_is_the_engine_talk_time_when_it_has_one() -> None:
     # The controller heard of the answer 50 ms late; the worker's clock says 3.0 s of talk.
     recorder = EventRecorder()
-    recorder.emit("s1", "call.answered", {})
-    recorder.emit("s1", "call.ended", {"outcome": "completed", "talk_seconds": 3.0})
+    emit(recorder, "s1", em.CallAnswered())
+    emit(recorder, "s1", ended(Outcome.COMPLETED, talk_seconds=3.0))
     timed = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
     recorder.fill(timed)
     timed.answered_at, timed.ended_at = 10.05, 12.95
@@ -103,25 +114,34 @@ def test_the_answered_time_is_the_engine_talk_time_when_it_has_one() -> None:
 def test_a_spooling_recorder_keeps_only_live_sessions_in_memory(tmp_path: Path) -> None:
     recorder = EventRecorder(spool=tmp_path / "ended.jsonl")
     for session_id in ("s1", "s2"):
-        recorder.emit(session_id, "session.created", {})
-        recorder.emit(session_id, "call.invite_sent", {"api_to_invite_seconds": 0.002})
-        recorder.emit(session_id, "call.answered", {})
-    recorder.emit("s1", "call.ended", {"outcome": "completed", "rtp_packets_sent": 150})
-    recorder.emit("s1", "session.completed", {"outcome": "completed"})
+        emit(
+            recorder,
+            session_id,
+            em.SessionCreated(flow_id="f", destination="+1", from_address="+2", trunk="t"),
+        )
+        emit(recorder, session_id, invite_sent(0.002))
+        emit(recorder, session_id, em.CallAnswered())
+    emit(recorder, "s1", ended(Outcome.COMPLETED, rtp_packets_sent=150))
+    emit(recorder, "s1", em.SessionCompleted(outcome=Outcome.COMPLETED, duration_seconds=3.0))
     assert list(recorder.sessions) == ["s2"]
     assert recorder.counts == {"invited": 2, "active": 1, "ended": 1, "failed": 0}
     (tmp_path / "ended.jsonl").unlink()  # another run reusing the folder: ours reads on
-    ended = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
+    finished = CallRecord(index=0, scheduled=0.0, sent=0.0, session_id="s1")
     live = CallRecord(index=1, scheduled=0.0, sent=0.0, session_id="s2")
-    recorder.fill(ended)
+    recorder.fill(finished)
     recorder.fill(live)
-    assert (ended.outcome, ended.api_to_invite, ended.rtp) == (
+    assert (finished.outcome, finished.api_to_invite, finished.rtp) == (
         "completed",
         0.002,
-        {"rtp_packets_sent": 150},
+        {
+            "rtp_packets_sent": 150,
+            "rtp_packets_received": None,
+            "rtp_packets_lost": None,
+            "rtp_jitter_ms": None,
+        },
     )
     assert live.outcome is None and live.api_to_invite == 0.002
-    recorder.emit("s2", "call.ended", {"outcome": "busy"})
+    emit(recorder, "s2", ended(Outcome.BUSY))
     recorder.fill(live)
     assert live.outcome == "busy" and live.failed
     recorder.close()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.clock import SystemClock
 from engine.config import TrunkConfig, WorkersConfig
 from engine.controller.engine import Engine
-from engine.controller.pool import Worker, WorkerPool, WorkerState
+from engine.controller.pool import WorkerHandle, WorkerPool, WorkerState
 from engine.ipc.messages import ConfigureTrunk, Message
 from engine.sessions.model import CallState, Outcome
 from tests.support.engine import (
@@ -130,7 +131,7 @@ async def test_a_crashed_worker_leaves_its_python_stacks_in_the_log(
         lines = [r for r in caplog.records if r.name == f"engine.worker.{victim.worker_id}"]
         text = "\n".join(r.getMessage() for r in lines)
         assert "Fatal Python error: Segmentation fault" in text
-        assert "engine/worker/worker.py" in text  # the main thread's stack, inside run()
+        assert "engine/worker/loop.py" in text  # the main thread's stack, inside run()
 
 
 async def test_a_worker_is_handed_calls_only_after_its_trunks(
@@ -138,19 +139,20 @@ async def test_a_worker_is_handed_calls_only_after_its_trunks(
 ) -> None:
     """A new worker must have ConfigureTrunk before it can be chosen for a MakeCall."""
     sent: dict[int, list[type[Message]]] = {}
-    send = Worker.send
+    send = WorkerHandle.send
 
-    def recording_send(worker: Worker, message: Message) -> None:
+    def recording_send(worker: WorkerHandle, message: Message) -> None:
         sent.setdefault(worker.worker_id, []).append(type(message))
         send(worker, message)
 
-    monkeypatch.setattr(Worker, "send", recording_send)
+    monkeypatch.setattr(WorkerHandle, "send", recording_send)
     trunk = TrunkConfig(name="sipp", host="127.0.0.1", port=5999)
     pool = WorkerPool(
         WorkersConfig(min_workers=0, max_workers=2),
         [trunk],
         lambda worker, message: None,
         lambda worker, legs: None,
+        clock=SystemClock(),
     )
     ready_without_trunk: list[int] = []
     seen_ready: set[int] = set()

@@ -1,106 +1,76 @@
-"""The worker's single thread: poll PJSIP, read commands, run what callbacks queued."""
+"""The worker's single thread: poll PJSIP, read commands, run what callbacks queued.
+
+The decisions live apart and are given `now`: capacity.py (may a MakeCall start, wait or fail)
+and media_table.py (which players and recorders run, which hang-ups are due); this module
+carries them out with pjsua2.
+"""
 
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 import math
 import os
 import resource
 import tempfile
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import assert_never
 
 import pjsua2 as pj
 
+from engine.clock import Clock
 from engine.ipc import messages as m
 from engine.ipc.doorbell import Doorbell
 from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
+from engine.worker.capacity import Capacity, CapacityLimits, Decision, Fail, Start, Wait
 from engine.worker.channel import Channel
 from engine.worker.media import EndedPlayers, Playback, Recording, StopReason, write_beep
-from engine.worker.pjerrors import PJ_ETOOMANY, Failure, from_pj_error
+from engine.worker.media_table import BeepKey, MediaTable, PlaybackKey, RecordingKey
+from engine.worker.pjerrors import PJ_ETOOMANY, CommandError, Failure, failure_of, from_pj_error
 
 log = logging.getLogger("engine.worker")
 
 IDLE_SELECT_SECONDS = 0.05
 """With no call, wait on the IPC socket instead (it wakes at once for a command) and give PJSIP's
-timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: idle CPU fell from
-0.02 to about 0.004 cores (measured, docs/sip-worker.md)."""
+timers and stray SIP (OPTIONS, REGISTER replies) up to this much delay: an idle worker then costs
+a fraction of the CPU a busy poll would (docs/sip-worker.md)."""
 TIMED_CHECK_SECONDS = 0.05
 """How often recordings are checked for their length and silence, and the longest the loop
 waits while something is checked by the clock (recordings, MakeCalls waiting for capacity,
 the shutdown's grace period)."""
-IOQUEUE_HANDLES = 64
-"""PJSIP's select ioqueue holds 64 sockets; taking a 65th aborts the process (an assertion in
-pj_ioqueue_register_sock2), and a closed socket's handle is free again only 500 ms later."""
-HANDLES_PER_CALL = 2
-"""A call's RTP and RTCP sockets."""
-HANDLE_FREE_DELAY_SECONDS = 0.6
-"""PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) and a margin."""
-HANDLES_KEPT_FREE = 8
-"""For the SIP transports (UDP, and TCP or TLS with their connections)."""
-CAPACITY_WAIT_SECONDS = 1.0
-"""How long a MakeCall may wait for a free socket handle or call slot before it fails."""
 SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long Shutdown waits for its calls to reach DISCONNECTED before PJSIP is destroyed."""
 
 
-class CommandError(Exception):
-    """A command that cannot be carried out; becomes CommandFailed."""
+class WorkerLoop:
+    """One pjsua2 Endpoint driven from one thread; implements call.CallListener."""
 
-    def __init__(self, reason: str, sip_code: int = 500) -> None:
-        super().__init__(reason)
-        self.failure = Failure(reason=reason, sip_code=sip_code)
-
-
-class Worker:
-    def __init__(self, options: WorkerOptions, channel: Channel) -> None:
+    def __init__(self, options: WorkerOptions, channel: Channel, clock: Clock) -> None:
         self.options = options
         self.channel = channel
+        self.clock = clock
         self.ep = pj.Endpoint()
         self.transport_id = -1
         self.extra_transports: dict[str, int] = {}
         self.sip_port = 0
         self.accounts: dict[str, pj.Account] = {}
         self.calls: dict[str, WorkerCall] = {}
-        self.playbacks: dict[str, Playback] = {}
+        """Calls from makeCall until their DISCONNECTED has been handled."""
+        self.capacity = Capacity(CapacityLimits(max_calls=options.max_calls))
+        self.media: MediaTable[Playback, Recording] = MediaTable()
         self.ended_players: EndedPlayers[Playback] = EndedPlayers()
         """Players are destroyed from here, on this thread, never on PJSIP's event thread."""
-        self.recordings: dict[str, Recording] = {}
         # Work queued by callbacks (append/popleft are atomic, so a callback on a PJSIP
         # thread may queue too); run by the loop outside any callback.
         self.deferred: deque[Callable[[], None]] = deque()
-        self.waiting_for_capacity: deque[tuple[m.MakeCall, float]] = deque()
-        """MakeCalls (and when they arrived) that wait for socket handles or a call slot that
-        ended calls still hold."""
-        self.ended_at: deque[float] = deque()
-        """When recent calls ended: their sockets' handles are not free yet."""
-        self.hangups_due: list[tuple[float, str]] = []
-        """A heap of (when, call_id): hang-ups a finished prompt fixed (PlayFile's
-        hangup_after_seconds)."""
         self.stopping = False
         self._doorbell = Doorbell(options.bind_address)
         """Rung by callbacks on PJSIP's other threads, so their queued work runs at once."""
         self._tmp = tempfile.TemporaryDirectory(prefix="engine-worker-")
         self._beep_path: str | None = None
-        self._handlers: dict[type[m.Message], Callable[[Any], None]] = {
-            m.ConfigureTrunk: self._configure_trunk,
-            m.MakeCall: self._make_call,
-            m.Hangup: self._hangup,
-            m.PlayFile: self._play_file,
-            m.StopPlayback: self._stop_playback,
-            m.StartRecording: self._start_recording,
-            m.StopRecording: self._stop_recording,
-            m.SendDigits: self._send_digits,
-            m.Transfer: self._transfer,
-            m.Bridge: self._bridge,
-            m.StatsRequest: self._stats,
-            m.Shutdown: self._shutdown,
-        }
 
     # ------------------------------------------------------------ lifecycle
 
@@ -142,7 +112,7 @@ class Worker:
         next_check = 0.0
         shutdown_deadline: float | None = None
         while True:
-            busy = bool(self.calls or self.waiting_for_capacity) or self.stopping
+            busy = bool(self.calls) or self.capacity.anyone_waiting or self.stopping
             self.ep.libHandleEvents(self._wait_ms() if busy else 0)
             self._run_deferred()
             self._hang_up_due()
@@ -153,7 +123,7 @@ class Worker:
             if self.channel.closed and not self.stopping:
                 log.info("controller gone: shutting down")
                 self._shutdown(m.Shutdown())
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now >= next_check:
                 next_check = now + TIMED_CHECK_SECONDS
                 self._check_recordings(now)
@@ -167,11 +137,10 @@ class Worker:
     def _destroy(self) -> None:
         self._run_deferred()
         self._end_all_playbacks()
-        for recording in list(self.recordings.values()):
+        for recording in self.media.recordings():
             self._end_recording(recording, "hangup")
-        for message, _ in self.waiting_for_capacity:
-            self._make_call_failed(message.call_id, Failure("worker shut down", 503))
-        self.waiting_for_capacity.clear()
+        for waiting in self.capacity.take_waiting():
+            self._make_call_failed(waiting.message.call_id, Failure("worker shut down", 503))
         for call in list(self.calls.values()):
             # Calls that never reached DISCONNECTED within the grace period.
             self._send_call_ended(call, 500, "worker shut down")
@@ -185,7 +154,7 @@ class Worker:
 
     def _end_all_playbacks(self) -> None:
         # A method of its own: no local variable keeps a player past libDestroy().
-        for playback in list(self.playbacks.values()):
+        for playback in self.media.players():
             self._end_playback(playback, stopped=True)
 
     def send(self, message: m.Message) -> None:
@@ -196,17 +165,16 @@ class Worker:
         while the loop checks something by the clock (recordings' length and silence, MakeCalls
         waiting for capacity, the shutdown's grace period)."""
         longest = self.options.busy_poll_ms
-        if self.recordings or self.waiting_for_capacity or self.stopping:
+        if self.media.recording_any or self.capacity.anyone_waiting or self.stopping:
             longest = min(longest, round(TIMED_CHECK_SECONDS * 1000))
-        if not self.hangups_due:
+        due = self.media.next_hangup_at()
+        if due is None:
             return longest
-        until_due = self.hangups_due[0][0] - time.monotonic()
+        until_due = due - self.clock.monotonic()
         return max(0, min(longest, math.ceil(until_due * 1000)))
 
     def _hang_up_due(self) -> None:
-        now = time.monotonic()
-        while self.hangups_due and self.hangups_due[0][0] <= now:
-            _, call_id = heapq.heappop(self.hangups_due)
+        for call_id in self.media.hangups_due(self.clock.monotonic()):
             call = self.calls.get(call_id)
             if call is not None and not call.disconnected:
                 self._end_call(call, 200)
@@ -216,21 +184,46 @@ class Worker:
             self.deferred.popleft()()
 
     def _dispatch(self, message: m.ToWorker) -> None:
-        handler = self._handlers[type(message)]
-        call_id: str | None = getattr(message, "call_id", None)
         try:
-            handler(message)
+            self._carry_out(message)
         except (pj.Error, CommandError) as exc:
-            self._command_failed(message, call_id, exc)
+            self._command_failed(message, exc)
 
-    def _command_failed(
-        self, message: m.ToWorker, call_id: str | None, exc: pj.Error | CommandError
-    ) -> None:
-        failure = exc.failure if isinstance(exc, CommandError) else from_pj_error(exc)
+    def _carry_out(self, message: m.ToWorker) -> None:
+        match message:
+            case m.ConfigureTrunk():
+                self._configure_trunk(message)
+            case m.MakeCall():
+                self._make_call(message, self.clock.monotonic())
+            case m.Hangup():
+                self._hangup(message)
+            case m.PlayFile():
+                self._play_file(message)
+            case m.StopPlayback():
+                self._stop_playback(message)
+            case m.StartRecording():
+                self._start_recording(message)
+            case m.StopRecording():
+                self._stop_recording(message)
+            case m.SendDigits():
+                self._send_digits(message)
+            case m.Transfer():
+                self._transfer(message)
+            case m.Bridge():
+                self._bridge(message)
+            case m.StatsRequest():
+                self._stats()
+            case m.Shutdown():
+                self._shutdown(message)
+            case _:
+                assert_never(message)
+
+    def _command_failed(self, message: m.ToWorker, exc: pj.Error | CommandError) -> None:
+        failure = failure_of(exc)
         log.warning("%s failed: %s", message.type, failure.reason)
         self.send(
             m.CommandFailed(
-                call_id=call_id,
+                call_id=_call_of(message),
                 command=message.type,
                 subject_id=m.subject_of(message),
                 reason=failure.reason,
@@ -238,9 +231,8 @@ class Worker:
         )
         if isinstance(message, m.MakeCall):
             self._make_call_failed(message.call_id, failure)
-        elif (
-            isinstance(message, m.PlayFile)
-            and _playback_key(message.call_id, message.playback_id) not in self.playbacks
+        elif isinstance(message, m.PlayFile) and not self.media.is_playing(
+            PlaybackKey(message.call_id, message.playback_id)
         ):
             # The flow waits for this playback to end, and only its id says which one it is.
             self.send(
@@ -252,7 +244,7 @@ class Worker:
     # ------------------------------------------------------------ callbacks from WorkerCall
 
     def call_answered(self, call: WorkerCall) -> None:
-        self.send(m.CallAnswered(call_id=call.call_id, answered_at=time.monotonic()))
+        self.send(m.CallAnswered(call_id=call.call_id, answered_at=self.clock.monotonic()))
         if call.answer_prompt is not None:
             self.deferred.append(lambda: self._play_answer_prompt(call))
 
@@ -273,9 +265,9 @@ class Worker:
         self.deferred.append(lambda: self._finish_call(call))
 
     def _finish_call(self, call: WorkerCall) -> None:
-        for playback in [p for p in self.playbacks.values() if p.call_id == call.call_id]:
+        for playback in self.media.players_of(call.call_id):
             self._end_playback(playback, stopped=True)
-        for recording in [r for r in self.recordings.values() if r.call_id == call.call_id]:
+        for recording in self.media.recordings_of(call.call_id):
             self._end_recording(recording, "hangup")
         code, reason = call.final_code, call.final_reason
         if call.answered:
@@ -283,7 +275,7 @@ class Worker:
         self._send_call_ended(call, code, reason)
         # Dropped only now, after DISCONNECTED was handled inside libHandleEvents.
         self.calls.pop(call.call_id, None)
-        self.ended_at.append(time.monotonic())
+        self.capacity.call_ended(self.clock.monotonic())
 
     def _send_call_ended(self, call: WorkerCall, code: int, reason: str) -> None:
         self.send(
@@ -340,8 +332,7 @@ class Worker:
         self.extra_transports[kind] = transport_id
         return transport_id
 
-    def _make_call(self, msg: m.MakeCall, received_at: float | None = None) -> None:
-        received_at = received_at or time.monotonic()
+    def _make_call(self, msg: m.MakeCall, received_at: float) -> None:
         if self.stopping:
             raise CommandError("worker is shutting down", 503)
         if msg.call_id in self.calls:
@@ -349,10 +340,10 @@ class Worker:
         account = self.accounts.get(msg.trunk)
         if account is None:
             raise CommandError(f"no trunk named {msg.trunk!r} (send ConfigureTrunk first)")
-        if not self._socket_handles_free():
-            self._wait_for_capacity(msg, received_at, "no free socket handle for the call's media")
+        admitted = self.capacity.admit(len(self.calls), received_at, self.clock.monotonic())
+        if not self._go_on(admitted, msg, received_at):
             return
-        call = WorkerCall(self, account, msg.call_id)
+        call = WorkerCall(self, self.clock, account, msg.call_id)
         call.answer_prompt = msg.answer_prompt
         prm = pj.CallOpParam(True)
         # SipTxOption.localUri (pjsua2 >= 2.13) sets the INVITE's From, hence the caller ID.
@@ -369,36 +360,40 @@ class Worker:
             if call.disconnected:
                 raise  # DISCONNECTED was already queued; it sends CallEnded
             self.calls.pop(msg.call_id, None)
-            self.ended_at.append(time.monotonic())
+            now = self.clock.monotonic()
+            self.capacity.call_ended(now)
+            if exc.status != PJ_ETOOMANY:
+                raise
             live = sum(1 for other in self.calls.values() if not other.disconnected)
-            if exc.status == PJ_ETOOMANY and live < self.options.max_calls:
-                self._wait_for_capacity(msg, received_at, from_pj_error(exc).reason)
-                return
-            raise
+            refused = self.capacity.slot_refused(live, from_pj_error(exc).reason, received_at, now)
+            self._go_on(refused, msg, received_at)
+            return
         self.send(
-            m.InviteSent(call_id=msg.call_id, received_at=received_at, sent_at=time.monotonic())
+            m.InviteSent(
+                call_id=msg.call_id, received_at=received_at, sent_at=self.clock.monotonic()
+            )
         )
 
-    def _socket_handles_free(self) -> bool:
-        """Room for one more call's sockets, counting the handles of recently ended calls."""
-        horizon = time.monotonic() - HANDLE_FREE_DELAY_SECONDS
-        while self.ended_at and self.ended_at[0] < horizon:
-            self.ended_at.popleft()
-        held = (len(self.calls) + len(self.ended_at) + 1) * HANDLES_PER_CALL
-        return held + HANDLES_KEPT_FREE <= IOQUEUE_HANDLES
-
-    def _wait_for_capacity(self, msg: m.MakeCall, received_at: float, reason: str) -> None:
-        if time.monotonic() - received_at >= CAPACITY_WAIT_SECONDS:
-            raise CommandError(reason, 503)
-        self.waiting_for_capacity.append((msg, received_at))
+    def _go_on(self, decision: Decision, msg: m.MakeCall, received_at: float) -> bool:
+        """Carry out a capacity decision: True to place the call now, False when it waits;
+        raises CommandError when it fails."""
+        match decision:
+            case Start():
+                return True
+            case Wait():
+                self.capacity.wait(msg, received_at)
+                return False
+            case Fail(reason=reason, sip_code=sip_code):
+                raise CommandError(reason, sip_code)
+            case _:
+                assert_never(decision)
 
     def _retry_waiting(self) -> None:
-        for _ in range(len(self.waiting_for_capacity)):
-            message, received_at = self.waiting_for_capacity.popleft()
+        for waiting in self.capacity.take_waiting():
             try:
-                self._make_call(message, received_at)
+                self._make_call(waiting.message, waiting.received_at)
             except (pj.Error, CommandError) as exc:
-                self._command_failed(message, message.call_id, exc)
+                self._command_failed(waiting.message, exc)
 
     def _make_call_failed(self, call_id: str, failure: Failure) -> None:
         call = self.calls.get(call_id)
@@ -415,11 +410,9 @@ class Worker:
         )
 
     def _hangup(self, msg: m.Hangup) -> None:
-        for waiting in self.waiting_for_capacity:
-            if waiting[0].call_id == msg.call_id:
-                self.waiting_for_capacity.remove(waiting)
-                self._make_call_failed(msg.call_id, Failure("cancelled before the INVITE", 487))
-                return
+        if self.capacity.cancel(msg.call_id) is not None:
+            self._make_call_failed(msg.call_id, Failure("cancelled before the INVITE", 487))
+            return
         call = self.calls.get(msg.call_id)
         if call is None or call.disconnected:
             return
@@ -449,13 +442,12 @@ class Worker:
         audio = self._audio(msg.call_id)
         if not Path(msg.path).is_file():
             raise CommandError(f"no such file: {msg.path}")
-        key = _playback_key(msg.call_id, msg.playback_id)
-        if key in self.playbacks:
+        key = PlaybackKey(msg.call_id, msg.playback_id)
+        if self.media.is_playing(key):
             raise CommandError(f"playback_id {msg.playback_id} is already playing")
-        playback = Playback(msg.call_id, msg.playback_id, msg.loop, self._playback_eof)
-        playback.hangup_after = msg.hangup_after_seconds
+        playback = Playback(key, msg.loop, self._playback_eof)
         playback.start(msg.path, audio)
-        self.playbacks[key] = playback
+        self.media.add_playback(key, playback, msg.hangup_after_seconds)
 
     def _playback_eof(self, playback: Playback) -> None:
         # On PJSIP's clock thread: the polling thread may be waiting in libHandleEvents.
@@ -463,55 +455,47 @@ class Worker:
         self._doorbell.ring(self.sip_port)
 
     def _end_playback(self, playback: Playback, stopped: bool) -> None:
-        key = (
-            _playback_key(playback.call_id, playback.playback_id)
-            if playback.playback_id
-            else f"beep:{id(playback)}"
-        )
-        if self.playbacks.pop(key, None) is None:
-            return  # already ended (EOF and StopPlayback crossed)
-        if playback.playback_id is None:
-            recording = next((r for r in self.recordings.values() if r.beep is playback), None)
-            if recording is not None:
-                recording.beep = None
-                if not stopped:
-                    self._begin_recording(recording)
-        else:
-            self.send(
-                m.PlaybackDone(
-                    call_id=playback.call_id, playback_id=playback.playback_id, stopped=stopped
+        match playback.key:
+            case PlaybackKey() as key:
+                now = self.clock.monotonic()
+                if not self.media.end_playback(key, playback, stopped, now):
+                    return  # already ended (EOF and StopPlayback crossed)
+                self.send(
+                    m.PlaybackDone(
+                        call_id=key.call_id, playback_id=key.playback_id, stopped=stopped
+                    )
                 )
-            )
-            if playback.hangup_after is not None and not stopped:
-                due = time.monotonic() + playback.hangup_after
-                heapq.heappush(self.hangups_due, (due, playback.call_id))
+            case BeepKey() as key:
+                if not self.media.end_beep(key, playback):
+                    return  # already ended, or its recording did
+                recording = self.media.recording(key.recording)
+                if recording is not None and not stopped:
+                    self._begin_recording(recording)
+            case _:
+                assert_never(playback.key)
         self.ended_players.add(playback)
 
     def _stop_playback(self, msg: m.StopPlayback) -> None:
-        playback = self.playbacks.get(_playback_key(msg.call_id, msg.playback_id))
+        playback = self.media.playback(PlaybackKey(msg.call_id, msg.playback_id))
         if playback is not None:
             self._end_playback(playback, stopped=True)
 
     def _start_recording(self, msg: m.StartRecording) -> None:
         audio = self._audio(msg.call_id)
-        key = f"{msg.call_id}/{msg.recording_id}"
-        if key in self.recordings:
+        key = RecordingKey(msg.call_id, msg.recording_id)
+        if self.media.is_recording(key):
             raise CommandError(f"recording_id {msg.recording_id} is already recording")
-        recording = Recording(
-            msg.call_id, msg.recording_id, msg.path, msg.max_seconds, msg.silence_seconds
-        )
+        recording = Recording(key, msg.path, msg.max_seconds, msg.silence_seconds, self.clock)
+        beep: Playback | None = None
         if msg.beep:
-            beep = Playback(msg.call_id, None, False, self._playback_eof)
+            beep = Playback(BeepKey(key), False, self._playback_eof)
             beep.start(self._beep(), audio)
-            recording.beep = beep
-            self.playbacks[f"beep:{id(beep)}"] = beep
-            self.recordings[key] = recording
         else:
             recording.start(audio)
-            self.recordings[key] = recording
+        self.media.add_recording(key, recording, beep)
 
     def _begin_recording(self, recording: Recording) -> None:
-        call = self.calls.get(recording.call_id)
+        call = self.calls.get(recording.key.call_id)
         if call is None or call.audio is None:
             self._end_recording(recording, "hangup")
             return
@@ -521,9 +505,9 @@ class Worker:
             failure = from_pj_error(exc)
             self.send(
                 m.CommandFailed(
-                    call_id=recording.call_id,
+                    call_id=recording.key.call_id,
                     command="start_recording",
-                    subject_id=recording.recording_id,
+                    subject_id=recording.key.recording_id,
                     reason=failure.reason,
                 )
             )
@@ -536,24 +520,23 @@ class Worker:
         return self._beep_path
 
     def _check_recordings(self, now: float) -> None:
-        for recording in list(self.recordings.values()):
-            call = self.calls.get(recording.call_id)
+        for recording in self.media.recordings():
+            call = self.calls.get(recording.key.call_id)
             reason = recording.check(call.audio if call else None, now)
             if reason is not None:
                 self._end_recording(recording, reason)
 
     def _end_recording(self, recording: Recording, reason: StopReason) -> None:
-        if self.recordings.pop(f"{recording.call_id}/{recording.recording_id}", None) is None:
+        beep = self.media.beep(recording.key)
+        if not self.media.end_recording(recording.key, recording):
             return
-        if recording.beep is not None:
-            beep, recording.beep = recording.beep, None
-            self.playbacks.pop(f"beep:{id(beep)}", None)
+        if beep is not None:
             self.ended_players.add(beep)
         duration = recording.close()
         self.send(
             m.RecordingDone(
-                call_id=recording.call_id,
-                recording_id=recording.recording_id,
+                call_id=recording.key.call_id,
+                recording_id=recording.key.recording_id,
                 path=recording.path,
                 duration_seconds=round(duration, 3),
                 reason=reason,
@@ -561,7 +544,7 @@ class Worker:
         )
 
     def _stop_recording(self, msg: m.StopRecording) -> None:
-        recording = self.recordings.get(f"{msg.call_id}/{msg.recording_id}")
+        recording = self.media.recording(RecordingKey(msg.call_id, msg.recording_id))
         if recording is not None:
             self._end_recording(recording, "stopped")
 
@@ -583,7 +566,7 @@ class Worker:
         one.startTransmit(other)
         other.startTransmit(one)
 
-    def _stats(self, msg: m.StatsRequest) -> None:
+    def _stats(self) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         with open("/proc/self/statm") as statm:
             rss_pages = int(statm.read().split()[1])
@@ -607,6 +590,22 @@ class Worker:
                 log.warning("hangup during shutdown: %s", from_pj_error(exc).reason)
 
 
-def _playback_key(call_id: str, playback_id: str) -> str:
-    """Playback ids are the flow's ("playback-1"), unique within one call only."""
-    return f"{call_id}/{playback_id}"
+def _call_of(command: m.ToWorker) -> str | None:
+    """The call a command is about (CommandFailed.call_id), if it names one."""
+    match command:
+        case (
+            m.MakeCall()
+            | m.Hangup()
+            | m.PlayFile()
+            | m.StopPlayback()
+            | m.StartRecording()
+            | m.StopRecording()
+            | m.SendDigits()
+            | m.Transfer()
+            | m.Bridge()
+        ):
+            return command.call_id
+        case m.ConfigureTrunk() | m.Shutdown() | m.StatsRequest():
+            return None
+        case _:
+            assert_never(command)

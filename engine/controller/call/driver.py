@@ -1,0 +1,358 @@
+"""The thin asyncio layer around a call's core: it feeds the core what happens (worker messages,
+timers, the answers to its own requests) with the time, and carries out the actions it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, assert_never
+
+import httpx
+
+from engine.clock import Clock
+from engine.config import TrunkConfig
+from engine.controller.call.actions import (
+    Action,
+    Emit,
+    Finished,
+    LogLine,
+    PlaceLeg,
+    Record,
+    RecordOutcome,
+    RecordState,
+    ReleaseSlots,
+    RenderSpeech,
+    RequestWebhook,
+    Send,
+    StartFlow,
+    StartTimer,
+    StopTimer,
+    TimerKey,
+)
+from engine.controller.call.answer_prompt import PredictedPrompt
+from engine.controller.call.core import CallCore, CallMessage, FlowRunLike
+from engine.controller.call.phase import CallProtocolError
+from engine.controller.call.spec import CallSpec
+from engine.controller.pool import WorkerHandle
+from engine.controller.tts import TtsCache
+from engine.errors import EngineError
+from engine.events.model import SessionEventData
+from engine.flow import commands as cmd
+from engine.flow import events as ev
+from engine.flow.first_prompt import first_prompt
+from engine.ipc import messages as msg
+from engine.sessions.model import CallState, Session
+
+log = logging.getLogger(__name__)
+
+
+class CallHost(Protocol):
+    """What a call needs from the engine around it."""
+
+    clock: Clock
+    tts: TtsCache
+    http: httpx.AsyncClient
+
+    @property
+    def answer_prompts(self) -> bool:
+        """Hand the worker the flow's first prompt with the INVITE (MakeCall.answer_prompt)."""
+        ...
+
+    def log_session(self, session: Session, message: str) -> None: ...
+
+    def save_session(self, session: Session) -> None: ...
+
+    def emit(self, session: Session, data: SessionEventData) -> None: ...
+
+    def new_flow_run(self, session: Session) -> FlowRunLike: ...
+
+    def release_reservation(self, worker: WorkerHandle, slots: int) -> None: ...
+
+    def bind_leg(self, worker: WorkerHandle, leg_id: str, call: CallDriver) -> None: ...
+
+    def call_finished(self, call: CallDriver) -> None: ...
+
+
+class CallDriver:
+    """One session's call on the event loop, from its queue to its final state."""
+
+    def __init__(
+        self,
+        host: CallHost,
+        session: Session,
+        trunk: TrunkConfig,
+        *,
+        legs_needed: int,
+        requested_at: float,
+        created_at: float,
+        recordings_dir: Path,
+    ) -> None:
+        self.host = host
+        self.session = session
+        self.trunk = trunk
+        self.legs_needed = legs_needed
+        self.core = CallCore(
+            CallSpec(
+                session_id=session.id,
+                flow_id=session.flow_id,
+                destination=session.destination,
+                caller_id=session.from_address,
+                trunk=trunk,
+                legs_needed=legs_needed,
+                recordings_dir=recordings_dir,
+                created_at=created_at,
+                requested_at=requested_at,
+            )
+        )
+        self.worker: WorkerHandle | None = None
+        self.done = asyncio.Event()
+        self._clock = host.clock
+        self._loop = asyncio.get_running_loop()
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._guard = _ProtocolErrorsLogged(session.id)
+
+    # ------------------------------------------------------------------ inputs
+
+    def place(self, worker: WorkerHandle) -> None:
+        """Send the INVITE through `worker`, on which `legs_needed` slots are reserved."""
+        self.worker = worker
+        predicted = self._predict_answer_prompt()
+        with self._guard:
+            self._carry_out(self.core.place(worker.worker_id, predicted, self._now()))
+
+    def fail_before_placing(self, reason: str) -> None:
+        with self._guard:
+            self._carry_out(self.core.fail_before_placing(reason, self._now()))
+
+    def cancel_queued(self) -> None:
+        with self._guard:
+            self._carry_out(self.core.cancel_queued(self._now()))
+
+    def end(self) -> None:
+        """DELETE /sessions/{id}: cancel before the answer, hang up after it."""
+        with self._guard:
+            self._carry_out(self.core.end(self._now()))
+
+    def on_worker_message(self, message: CallMessage) -> None:
+        with self._guard:
+            self._carry_out(self.core.worker_message(message, self._now()))
+
+    def on_worker_lost(self) -> None:
+        with self._guard:
+            self._carry_out(self.core.worker_lost(self._now()))
+
+    @property
+    def api_to_invite_seconds(self) -> float | None:
+        return self.core.api_to_invite_seconds
+
+    # ------------------------------------------------------------------ the loop
+
+    def _now(self) -> float:
+        return self._clock.monotonic()
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
+                case Send():
+                    self._send(action.message)
+                case PlaceLeg():
+                    worker = self._worker()
+                    self.host.bind_leg(worker, action.make_call.call_id, self)
+                    worker.send(action.make_call)
+                case Record():
+                    Path(action.start.path).parent.mkdir(parents=True, exist_ok=True)
+                    self._send(action.start)
+                case StartTimer():
+                    self._start_timer(action.key, action.deadline)
+                case StopTimer():
+                    handle = self._timers.pop(action.key, None)
+                    if handle is not None:
+                        handle.cancel()
+                case LogLine():
+                    self.host.log_session(self.session, action.message)
+                case Emit():
+                    self.host.emit(self.session, action.data)
+                case RecordState():
+                    self.session.call_state = action.state
+                    if action.state is CallState.CONNECTED:
+                        self.session.date_answered = self._clock.utc()
+                    self.host.save_session(self.session)
+                case RecordOutcome():
+                    self._record_outcome(action)
+                case StartFlow():
+                    self._start_flow()
+                case RenderSpeech():
+                    self._render_speech(action.command)
+                case RequestWebhook():
+                    self._spawn(self._webhook(action.command))
+                case ReleaseSlots():
+                    self.host.release_reservation(self._worker(), action.count)
+                case Finished():
+                    self._finished()
+                case _:
+                    assert_never(action)
+
+    def _worker(self) -> WorkerHandle:
+        if self.worker is None:
+            raise CallProtocolError(self.core.phase, "a worker action before the call was placed")
+        return self.worker
+
+    def _send(self, message: msg.ToWorker) -> None:
+        if self.worker is not None:
+            self.worker.send(message)
+
+    def _start_timer(self, key: TimerKey, deadline: float) -> None:
+        earlier = self._timers.pop(key, None)
+        if earlier is not None:
+            earlier.cancel()
+        delay = max(0.0, deadline - self._clock.monotonic())
+        self._timers[key] = self._loop.call_later(delay, self._timer_fired, key)
+
+    def _timer_fired(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        with self._guard:
+            self._carry_out(self.core.timer_fired(key, self._now()))
+
+    def _record_outcome(self, action: RecordOutcome) -> None:
+        session = self.session
+        session.outcome = action.outcome
+        session.call_state = CallState.DISCONNECTED
+        session.sip_code = action.sip_code
+        session.sip_reason = action.reason
+        session.date_completed = self._clock.utc()
+        self.host.save_session(session)  # final: committed now, with the log so far
+
+    def _start_flow(self) -> None:
+        try:
+            run = self.host.new_flow_run(self.session)
+        except EngineError as exc:
+            self._carry_out(self.core.flow_unavailable(exc, self._now()))
+            return
+        self._carry_out(self.core.flow_started(run, self._now()))
+
+    def _finished(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in self._tasks:
+            task.cancel()
+        self.done.set()
+        self.host.call_finished(self)
+
+    # ------------------------------------------------------------------ speech
+
+    def _predict_answer_prompt(self) -> PredictedPrompt | None:
+        """The prompt the flow will begin with, if a rehearsal of its start tells, with its
+        file ready; the worker plays it on answer, before the controller hears of the answer."""
+        if not self.host.answer_prompts:
+            return None
+        try:
+            rehearsal = self.host.new_flow_run(self.session)
+            prompt = first_prompt(rehearsal.start(self._clock.monotonic()))
+        except EngineError:
+            return None  # the real run at the answer meets the same error and logs it
+        if prompt is None:
+            return None
+        command = prompt.command
+        if isinstance(command, cmd.PlayAudio):
+            return PredictedPrompt(prompt, command.path)
+        rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
+        if rendered is None:
+            self._spawn(self._render_ahead(command))  # while the phone rings
+            return None
+        return PredictedPrompt(prompt, str(rendered))
+
+    async def _render_ahead(self, command: cmd.Speak) -> None:
+        # A failure is the real run's to report, when it renders the same text again.
+        with contextlib.suppress(EngineError):
+            await self.host.tts.render(command.text, command.voice, command.rate_wpm)
+
+    def _render_speech(self, command: cmd.Speak) -> None:
+        rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
+        if rendered is not None:
+            self._carry_out(
+                self.core.speech_ready(command.playback_id, str(rendered), None, self._now())
+            )
+        else:
+            self._spawn(self._render_and_play(command))
+
+    async def _render_and_play(self, command: cmd.Speak) -> None:
+        try:
+            path = await self.host.tts.render(command.text, command.voice, command.rate_wpm)
+        except EngineError as exc:
+            with self._guard:
+                self._carry_out(
+                    self.core.speech_ready(command.playback_id, None, str(exc), self._now())
+                )
+            return
+        with self._guard:
+            self._carry_out(
+                self.core.speech_ready(command.playback_id, str(path), None, self._now())
+            )
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def _webhook(self, command: cmd.CallWebhook) -> None:
+        try:
+            response = await self.host.http.request(
+                command.method,
+                command.url,
+                headers=command.headers,
+                json=command.json_body if command.method == "POST" else None,
+                timeout=command.timeout_seconds,
+            )
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            completed = ev.WebhookCompleted(command.request_id, None, None, error)
+        else:
+            body: dict[str, Any] | None = None
+            try:
+                parsed = response.json()
+                body = parsed if isinstance(parsed, dict) else None
+            except ValueError:
+                body = None
+            failure = None if response.is_success else f"HTTP {response.status_code}"
+            completed = ev.WebhookCompleted(command.request_id, response.status_code, body, failure)
+        with self._guard:
+            self._carry_out(self.core.flow_event(completed, self._now()))
+
+    # ------------------------------------------------------------------ tasks
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "call task failed", exc_info=task.exception(), extra={"session_id": self.session.id}
+            )
+
+
+class _ProtocolErrorsLogged:
+    """Around an input to the core: a CallProtocolError is logged with the session id (the
+    core raised it before changing anything), not raised into whoever delivered the input."""
+
+    def __init__(self, session_id: str) -> None:
+        self._context = {"session_id": session_id}
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if isinstance(error, CallProtocolError):
+            log.error("call protocol error: %s", error, extra=self._context)
+            return True
+        return False
