@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := sip-tester mosquitto espeak-ng sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps system-deps venv demo test lint typecheck contracts unit bench clean serve
+.PHONY: deps system-deps venv demo test lint typecheck contracts unit bench bench-compare clean serve
 
 deps: system-deps venv
 
@@ -53,6 +53,11 @@ test: deps lint typecheck contracts
 
 bench: deps
 	$(PY) bench/api_to_invite.py
+
+# The controller's CPU a call, BASE (default: the controller-cpu baseline's revision) against the
+# working tree, in alternating rounds; ARGS passes more, e.g. ARGS="--rounds 5 --save".
+bench-compare: deps
+	$(PY) bench/compare.py $(if $(BASE),--base $(BASE)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,14 +1,15 @@
 """Time from the HTTP API request to the INVITE reaching SIPp, p50 and p99.
 
     .venv/bin/python bench/api_to_invite.py [--sessions 200] [--rate 10] [--mqtt absent up down]
+        [--baseline]
 
 `voice-engine serve` runs as its own process on a temporary config (free ports, its own
 store); SIPp answers every call and the flow hangs up at once. The client stamps the wall
 clock just before sending each POST; SIPp's message trace stamps the INVITE's arrival; the
 X-Session-Id header pairs them. Both clocks are this machine's. With `--mqtt absent up down`
 the same run is repeated without a broker, with a local mosquitto, and with a broker configured
-but unreachable (events spool in the outbox): the cost of publishing on call setup. Results go
-to bench/results/api-to-invite.json.
+but unreachable (events spool in the outbox): the cost of publishing on call setup.
+`--baseline` writes the result to bench/results/ as the new baseline.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -32,13 +33,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import baseline  # noqa: E402
 from engine.tools.broker import MosquittoBroker  # noqa: E402
 from engine.tools.loadtest.runner import describe_machine  # noqa: E402
 from engine.tools.serve_process import ServeProcess  # noqa: E402
 from engine.tools.sipp.ports import free_tcp_port  # noqa: E402
 from engine.tools.sipp.runner import SippUas  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "api-to-invite.json"
 TRACE_BLOCK = re.compile(
     r"^-{20,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n"
     r"UDP message received \[\d+\] bytes :\n\n(INVITE [^\n]*\n(?:[^\n]+\n)*?)\n",
@@ -182,21 +183,33 @@ def main() -> int:
         default=["absent"],
         help="event broker situations to measure, one run each (default: absent)",
     )
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="write the result to bench/results/ as the new baseline",
+    )
     args = parser.parse_args()
 
     runs = [measure(args.sessions, args.rate, args.workers, mode) for mode in args.mqtt]
-    result = {
-        "benchmark": "api_to_invite",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/api_to_invite.py", *sys.argv[1:]]),
-        "machine": describe_machine(),
-        "runs": runs,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    result = baseline.record(
+        "api-to-invite",
+        baseline.command_line("bench/api_to_invite.py", sys.argv[1:]),
+        describe_machine(),
+        runs,
+        summarize(runs),
+    )
+    print(json.dumps(result.summary, indent=1))
+    print(baseline.save(result, args.baseline))
     return 0 if all(run["invites_missing"] == 0 for run in runs) else 1
+
+
+def summarize(runs: list[dict[str, object]]) -> dict[str, object]:
+    """p50 and p99 by broker situation."""
+    return {
+        f"broker_{run['mqtt']}_{figure}": run[figure]
+        for run in runs
+        for figure in ("p50_ms", "p99_ms", "invites_missing")
+    }
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ load makes the call longer), or `--call-seconds` after the answer whatever the a
 free call slot"). Each process waits in `libHandleEvents` as an engine worker does: up to
 `--poll-ms` (the workers' 50 ms), less when a call is due, and a prompt's end (on PJSIP's clock
 thread) rings the process's own SIP port to end the wait (engine/ipc/doorbell.py); `--poll-ms 2`
-is how it polled until 2026-11-27 11:00. Each call's RTP is counted when its stream ends, as the
-engine's worker counts it, and reported in the engine's fields (sent, received, lost, calls
-without audio both ways).
+polls busily, a floor that is not our stack's. Each call's RTP is counted when its stream ends,
+as the engine's worker counts it, and reported in the engine's fields (sent, received, lost,
+calls without audio both ways).
 
     python bench/bare_pjsua2.py --target sip:+1@127.0.0.1:5070 --processes 16 --rate 40 \
-        --calls 2400 --wav flows/audio/chime.wav --out bench/results/bare.json
+        --calls 2400 --wav flows/audio/chime.wav --out var/bench/bare.json
 """
 
 from __future__ import annotations

@@ -1,25 +1,21 @@
 """The controller's CPU a call, alone: the engine in this process, its workers `fake_worker.py`.
 
-The rate bench's engine shares two cores with a hundred pjsua2 processes and SIPp, so what its
-controller costs a call moves with their load and the VM's speed. Here the workers speak the
-same IPC without SIP or media, and the load comes over HTTP from another process as in the
-rate bench (`engine.tools.loadtest.runner.run_load`, flow `loadtest-3s`): the engine process's CPU a
-call is the controller's, measured on a machine that is mostly idle. Each round records the
-speed probe beside it, and the engine's CPU over the load client's, whose work a call is the
-same whatever the engine's revision: rounds at one probe differed by a fifth on the nineteenth
-VM, the client with them, and that ratio by less (docs/field-notes.md, 2026-12-06). Compare
-revisions by rounds taken alternately on one machine.
+The workers speak the real IPC without SIP or media, and the load comes over HTTP from another
+process as in the rate bench (`engine.tools.loadtest.runner.run_load`, flow `loadtest-3s`), so
+the engine process's CPU a call is the controller's own. Each round records the speed probe
+and the engine's CPU over the load client's, whose work a call does not depend on the engine's
+revision and so steadies a comparison on a VM whose speed drifts. Compare revisions with
+`bench/compare.py`, which runs each side's rounds alternately.
 
     python bench/controller_cpu.py [--rate 100] [--seconds 30] [--rounds 3] [--no-save]
+        [--baseline]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +24,9 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load_bench import (  # noqa: E402
-    RESULTS,
-    WORK,
-    rate_config,
-    speed_probe_ms,
-    workers_for,
-)
+from bench import baseline  # noqa: E402
+from bench.compare import COMPARED, median_of  # noqa: E402
+from bench.load_bench import WORK, rate_config, speed_probe_ms, workers_for  # noqa: E402
 from engine.tools.loadtest.runner import LoadOptions, describe_machine, run_load  # noqa: E402
 from engine.tools.sipp.ports import free_udp_port  # noqa: E402
 
@@ -80,12 +72,29 @@ async def one_round(rate: float, seconds: float, out: Path) -> dict[str, Any]:
     }
 
 
+def summarize(rows: list[dict[str, Any]], rate: float, seconds: float) -> dict[str, Any]:
+    """The rounds' medians: what docs/performance.md cites and bench/compare.py compares."""
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "rounds": len(rows),
+        **{f"{key}_median": median_of(rows, key) for key in COMPARED},
+        "load_client_ms_a_call_median": median_of(rows, "load_client_ms_a_call"),
+        "speed_probe_ms_median": median_of(rows, "speed_probe_ms"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-save", action="store_true", help="print the rows, write no file")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="write the result to bench/results/ as the new baseline",
+    )
     args = parser.parse_args()
     rows = []
     for index in range(args.rounds):
@@ -94,17 +103,14 @@ def main() -> None:
         rows.append(row)
     if args.no_save:
         return
-    document = {
-        "kind": "controller-cpu",
-        "command": " ".join(["python", "bench/controller_cpu.py", *sys.argv[1:]]),
-        "machine": describe_machine(),
-        "rows": rows,
-        "engine_ms_a_call_median": statistics.median(r["engine_ms_a_call"] for r in rows),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"controller-cpu-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(document, indent=1))
-    print(path)
+    result = baseline.record(
+        "controller-cpu",
+        baseline.command_line("bench/controller_cpu.py", sys.argv[1:]),
+        describe_machine(),
+        rows,
+        summarize(rows, args.rate, args.seconds),
+    )
+    print(baseline.save(result, args.baseline))
 
 
 if __name__ == "__main__":

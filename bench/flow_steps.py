@@ -1,22 +1,23 @@
 """Flow interpreter throughput: steps per second in simulation (no SIP, no I/O per step).
 
 Runs every example flow in flows/ through engine.flow.simulate (quiet) over and over, and a
-tight set/branch loop that never waits, and writes bench/results/flow-steps.json.
+tight set/branch loop that never waits.
 
-    .venv/bin/python bench/flow_steps.py [--seconds 3]
+    .venv/bin/python bench/flow_steps.py [--seconds 3] [--baseline]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import baseline  # noqa: E402
 from engine.flow.events import SessionFacts  # noqa: E402
 from engine.flow.loader import load_flow  # noqa: E402
 from engine.flow.machine import FlowRun  # noqa: E402
@@ -65,29 +66,29 @@ def bench_tight_loop(tmp: Path, steps: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--output", type=Path, default=ROOT / "bench/results/flow-steps.json")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="write the result to bench/results/ as the new baseline",
+    )
     args = parser.parse_args()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         loop = bench_tight_loop(Path(tmp), 200_000)
     simulated = bench_simulated_flows(args.seconds)
-    result = {
-        "benchmark": "flow interpreter steps per second",
-        "simulated_example_flows": simulated,
-        "set_branch_loop": loop,
-        "machine": describe_machine(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    rows = [{"case": "simulated example flows", **simulated}, {"case": "set/branch loop", **loop}]
+    summary = {
+        "simulated_example_flows_steps_per_second": round(simulated["steps_per_second"]),
+        "set_branch_loop_steps_per_second": round(loop["steps_per_second"]),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    command = baseline.command_line("bench/flow_steps.py", sys.argv[1:])
+    result = baseline.record("flow-steps", command, describe_machine(), rows, summary)
     print(
         f"simulated example flows: {simulated['steps_per_second']:,.0f} steps/s "
         f"({simulated['runs']} runs); set/branch loop: {loop['steps_per_second']:,.0f} steps/s"
     )
-    print(f"wrote {args.output}")
+    print(baseline.save(result, args.baseline))
     return 0
 
 

@@ -8,7 +8,8 @@
 
 References at the same rate and call length: SIPp as the caller (`scenarios/uac-3s-call.xml`,
 the machine's ceiling) and bare pjsua2 with as many processes as the engine has workers
-(`bare_pjsua2.py`). Results (JSON, with the machine's description) go to bench/results/.
+(`bare_pjsua2.py`). Each run's result, in the baseline schema (bench/README.md), goes to
+var/bench/results/, or with `--baseline` to bench/results/.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import baseline  # noqa: E402
 from engine.config import EngineConfig, load_config  # noqa: E402
 from engine.tools.broker import MosquittoBroker  # noqa: E402
 from engine.tools.loadtest.procstat import ProcessSampler  # noqa: E402
@@ -50,7 +52,6 @@ from engine.tools.sipp.ports import free_udp_port, free_udp_port_range  # noqa: 
 from engine.tools.sipp.runner import SippUas  # noqa: E402
 from engine.tools.sipp.socket_drops import DropWatch, parse_udp_table  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
 CALL_SECONDS = 3.0
 DESTINATION = "+18144043093"
@@ -60,13 +61,12 @@ RMEM_DEFAULT = Path("/proc/sys/net/core/rmem_default")
 FAR_END_RMEM_DEFAULT = 8 * 2**20
 """The default UDP receive buffer a run raises the machine's to. SIPp's `-buff_size` sets only
 its SIP sockets; its one RTP echo socket, shared by every call of both sides, gets the kernel's
-default: 212,992 bytes on a fresh VM, where it overflowed at 120 calls/s whenever SIPp waited
-for a core (12,708 datagrams dropped, `rate-20261202-155526.json`). 118 of the 121 rate files
-before 2026-12-02 ran at 8 MiB, set by hand with sysctl."""
+default, which overflows under hundreds of calls whenever SIPp waits for a core
+(docs/field-notes.md, SIPp)."""
 
 SLOT_SECONDS = CALL_SECONDS + 1.0
-"""How long to plan a call's slot for: the 3-s flow, setup and hang-up, and a margin (near
-saturation the engine's calls were answered for 3.43 s on average: 2026-11-27)."""
+"""How long to plan a call's slot for: the 3-s flow, setup and hang-up, and a margin for the
+calls that stretch near saturation."""
 
 
 def workers_for(rate: float, slot_seconds: float = SLOT_SECONDS) -> int:
@@ -206,25 +206,86 @@ def _children_cpu() -> float:
     return times.children_user + times.children_system
 
 
+def summarize(kind: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of a run that the docs cite, by kind of run."""
+    match kind:
+        case "rate" | "latency":
+            summary: dict[str, Any] = {
+                "sustained_means": SUSTAINED_RULES,
+                "by_row": [rate_row_summary(row) for row in rows],
+            }
+            both_sides = all("engine" in row and "bare_pjsua2" in row for row in rows)
+            return summary | (ceilings(rows) if kind == "rate" and both_sides else {})
+        case "concurrency":
+            return {"by_count": [concurrency_row_summary(row) for row in rows]}
+        case "soak":
+            (row,) = rows
+            engine, memory = row["engine"], row["memory"]
+            return {
+                "calls": row["calls"],
+                "rate": row["rate"],
+                "completed": engine["completed"],
+                "failed": engine["failed"],
+                "unfinished": engine["unfinished"],
+                "api_to_invite_p99_ms": engine["api_to_invite"]["p99_ms"],
+                "engine_rss_mb_warm": memory["engine"]["warm"],
+                "engine_rss_mb_sending_end": memory["engine"]["sending_end"],
+                "engine_rss_growth_from_warm_pct": memory["engine"]["growth_from_warm_pct"],
+                "workers_rss_growth_from_warm_pct": memory["workers"]["growth_from_warm_pct"],
+            }
+    raise ValueError(f"no summary for runs of kind {kind!r}")
+
+
+def rate_row_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """One rate's verdicts, and the engine's API->INVITE and CPU a call placed."""
+    summary: dict[str, Any] = {"rate": row["rate"], "repetition": row.get("repetition", 0)}
+    for side in ("engine", "bare_pjsua2"):
+        if side in row:
+            summary[f"{side}_sustained"] = row[side]["verdict"]["sustained"]
+    engine = row.get("engine")
+    if engine is not None:
+        summary["api_to_invite_p50_ms"] = engine["api_to_invite"]["p50_ms"]
+        summary["api_to_invite_p99_ms"] = engine["api_to_invite"]["p99_ms"]
+        summary["machine_cores"] = engine["machine_cores_mean"]
+        placed = engine["achieved_rate"]
+        for group in ("engine", "workers"):
+            cores = engine["resources"][group]["cores_mean"]
+            summary[f"{group}_ms_a_call"] = round(1000 * cores / placed, 2) if placed else None
+    return summary
+
+
+def concurrency_row_summary(row: dict[str, Any]) -> dict[str, Any]:
+    summary = {
+        "calls": row["calls"],
+        "connected": row["connected"],
+        "still_up_after_10s": row["still_up_after_10s"],
+        "calls_with_audio_both_ways": row["audio"]["calls_with_audio_both_ways"],
+        "packets_lost": row["audio"]["packets_lost"],
+        "workers_cores": row["cores"]["workers"],
+        "workers_rss_mb": row["rss_mb"]["workers"],
+    }
+    bare = row.get("bare_pjsua2")
+    if bare is not None:
+        summary["bare_pjsua2_cores"] = bare["cores"]["bare_pjsua2"]
+        summary["bare_pjsua2_rss_mb"] = bare["rss_mb"]["bare_pjsua2"]
+    return summary
+
+
 def save(
     kind: str,
     rows: list[dict[str, Any]],
     argv: list[str],
     machine: dict[str, Any],
-    ceilings: dict[str, Any] | None = None,
+    as_baseline: bool,
 ) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    document = {
-        "kind": kind,
-        "command": " ".join(["python", "bench/load_bench.py", *argv]),
-        "machine": machine,
-        "sustained_means": SUSTAINED_RULES,
-        "rows": rows,
-        **({"ceilings": ceilings} if ceilings is not None else {}),
-    }
-    path.write_text(json.dumps(document, indent=1))
-    return path
+    result = baseline.record(
+        kind,
+        baseline.command_line("bench/load_bench.py", argv),
+        machine,
+        rows,
+        summarize(kind, rows),
+    )
+    return baseline.save(result, as_baseline)
 
 
 def soak_memory(report: Path, sending_seconds: float) -> dict[str, Any]:
@@ -300,8 +361,7 @@ def worst_window_p50_ms(report: Path) -> float | None:
 def speed_probe_ms(rounds: int = 5) -> float:
     """CPU milliseconds of a fixed piece of pure Python, the best of `rounds`: run just before
     each side of a row, on the idle machine, it shows whether the VM ran at the same speed for
-    both (on the tenth VM one revision's machine CPU at 80/s moved from 0.928 to 1.328 cores
-    within four minutes)."""
+    both (a VM's speed can drift within minutes)."""
     best = math.inf
     for _ in range(rounds):
         start = time.thread_time()
@@ -471,8 +531,7 @@ async def main_async(args: argparse.Namespace, argv: list[str]) -> None:
         if getattr(args, "mqtt", False):
             args.mqtt_url = stack.enter_context(MosquittoBroker()).url
         await run_kind(args, rows)
-    both_sides = args.kind == "rate" and not (args.no_refs or args.refs_only)
-    print(save(args.kind, rows, argv, machine, ceilings(rows) if both_sides else None))
+    print(save(args.kind, rows, argv, machine, args.baseline))
 
 
 async def run_kind(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
@@ -665,7 +724,7 @@ def bare_hold_run(uas: SippUas, count: int) -> dict[str, Any]:
     sampler = ProcessSampler(
         {"bare_pjsua2": lambda: _spawned_children(process.pid), "sipp": lambda: [sipp_pid]}
     )
-    # 150 processes took over a minute to start before their first call (2026-11-27).
+    # The processes start slowly: allow a second each before the first call.
     deadline = time.monotonic() + processes + count / HOLD_RAMP_RATE + 60
     while time.monotonic() < deadline:
         if _bound_udp_ports(rtp_base, processes * 40) // 2 >= count:
@@ -763,6 +822,10 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--rate", type=float, default=50)
     for p in sub.choices.values():
+        p.add_argument(
+            "--baseline", action="store_true",
+            help="write the result to bench/results/ as the new baseline of its kind",
+        )  # fmt: skip
         p.add_argument(
             "--udp-rmem-default", type=int, default=FAR_END_RMEM_DEFAULT, metavar="BYTES",
             help="raise net.core.rmem_default to at least BYTES for the run and put it back"

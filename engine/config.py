@@ -65,7 +65,7 @@ class WorkersConfig(StrictModel):
         le=19,
         description="added to the niceness of every thread of each worker: on a saturated"
         " machine the controller, which takes the API's requests, runs first instead of"
-        " falling behind them (docs/performance.md, ninth and eleventh VMs)",
+        " falling behind them (docs/field-notes.md)",
     )
     command: list[str] | None = Field(
         None,

@@ -1,14 +1,12 @@
 """NewOutgoingSession served in front of FastAPI: no middleware stack, routing or dependency
 solving.
 
-Placing calls is the one request a load drives many times a second. FastAPI's routing, route
-handling and dependency solving took 64 of the 148 µs of CPU that one such request cost inside
-the ASGI app (`bench/api_request_cpu.py`, 2026-11-27). The middleware layers in front of the
-route then held 13% of py-spy's samples of the controller in a load run at 60 calls/s; moved
-in front of them, the request costs 116 µs instead of 124 µs (same day). This layer wraps the
-whole app and answers `POST` on the operation's paths itself, with the route's
-own endpoint, the same key check, the same format rules and error answers, and the same request
-count; FastAPI keeps the routes for the OpenAPI document and answers everything else.
+Placing calls is the one request a load drives many times a second, and FastAPI's routing,
+route handling and dependency solving are a large part of its CPU inside the ASGI app
+(docs/field-notes.md, HTTP). This layer wraps the whole app and answers `POST` on the
+operation's paths itself, with the route's own endpoint, the same key check, the same format
+rules and error answers, and the same request count; FastAPI keeps the routes for the OpenAPI
+document and answers everything else.
 """
 
 from __future__ import annotations

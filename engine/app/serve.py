@@ -90,9 +90,9 @@ async def api_with_temporary_key(
 
 
 def freeze_startup_objects() -> None:
-    """Keep what start-up made (modules, flows, the app: about 90,000 of the 160,000 objects)
-    out of the collector's full passes: at 60 calls/s the longest took 135 ms of CPU before and
-    63 ms after (docs/field-notes.md), and every call's timers and messages wait for them."""
+    """Keep what start-up made (modules, flows, the app: most of what the collector tracks) out
+    of its full passes, which every call's timers and messages wait for (docs/field-notes.md,
+    Python)."""
     gc.collect()
     gc.freeze()
 

@@ -1,11 +1,10 @@
 """How far the controller's event loop is behind: the signal to refuse new calls when it is
 saturated, instead of letting requests wait until their clients give up.
 
-When the controller has more work than CPU, requests wait before it handles them. In a rate
-run past the engine's ceiling (`rate-20261128-003931.json`, 140 calls/s) half the requests
-waited 345 ms or more and 152 waited past the client's 30 s, while the calls already accepted
-ran on. Refusing a request costs a fraction of placing its call, so refusing while the loop is
-behind lets it catch up, and each client learns at once to retry later.
+When the controller has more work than CPU, requests wait before it handles them, past the
+engine's ceiling longer than their clients do, while the calls already accepted run on. Refusing
+a request costs a fraction of placing its call, so refusing while the loop is behind lets it
+catch up, and each client learns at once to retry later.
 """
 
 from __future__ import annotations
@@ -19,11 +18,8 @@ from engine.clock import Clock
 TICK_SECONDS = 0.1
 WINDOW_SECONDS = 1.0
 """A pass of the loop that ran late counts for this long: after a stall the loop runs its
-timers (this tick among them) before it reads the requests that queued meanwhile. Judged by
-the current tick alone, a run at 152 calls/s past the ceiling refused 16 requests and 146 still
-timed out at the client (`rate-20261128-011644.json`); with the window it refused 1,342 and none
-timed out (`rate-20261128-011957.json`: ten ticks took from 1.0 s, on time, up to 8.6 s), though
-the slowest answers still took up to 18 s."""
+timers (this tick among them) before it reads the requests that queued meanwhile, so the
+current tick alone misses most stalls (docs/field-notes.md, asyncio and uvloop)."""
 
 
 class LoopLag:

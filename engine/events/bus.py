@@ -42,9 +42,9 @@ from engine.events.relay import Relay
 log = logging.getLogger(__name__)
 
 WRITE_INTERVAL_SECONDS = 0.02
-"""Longest time an emitted event waits before it is written to the outbox (and published).
-With one event per loop turn, a transaction per turn cost 1.08-1.17 ms of CPU a call with no
-broker and writing every 20 ms 0.45-0.57 (bench/event_bus_cpu.py, 2026-11-27)."""
+"""Longest time an emitted event waits before it is written to the outbox (and published):
+with about one event per loop turn, a transaction per turn cost far more CPU a call
+(docs/field-notes.md, SQLite)."""
 
 
 class EventBus:

@@ -10,12 +10,12 @@ next number must still continue after them (and after a restart). A session's co
 once it has been idle for `sequence_retention_seconds` and none of its events wait here. The
 numbers are drawn from a cache in memory (`next_sequence`) and written with the events
 (`append_many`: one transaction for a whole batch), so one Outbox must be the only one to append
-events to its file; a transaction per event cost 4 SQLite statements an event (2026-11-27). The
+events to its file; a transaction per event cost four SQLite statements an event. The
 relay process (engine/events/relay.py) opens a read-only Outbox on the same file (`read_only`)
 and reports what the broker acknowledged; the controller's Outbox deletes it. So only the
 controller's process writes the file: a writer in another process held SQLite's write lock
 while the controller's commits waited for it asleep on the event loop (docs/field-notes.md,
-2026-12-03).
+SQLite).
 
 The file is shared with other tables (sessions, keys): this class opens its own connection and
 only touches the two `event_outbox*` tables. Calls must come from one thread (the event loop's).

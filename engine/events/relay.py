@@ -1,12 +1,12 @@
 """The publisher in a process of its own: events go from the outbox to MQTT off the controller.
 
 aiomqtt and paho cost the controller's event loop about as much per call as everything else it
-does (tasks, an `asyncio.Event` and three `recv()` per event: docs/performance.md), so the
+does (tasks, an `asyncio.Event` and three `recv()` per event: docs/field-notes.md, MQTT), so the
 `Publisher` runs in `python -m engine.events.relay_process`, with its own, read-only
 connection to the outbox file. The outbox stays the handoff: the controller writes events there,
 then tells the relay to look; the relay says what the broker acknowledged, and the controller
 deletes it. The relay never writes the file: its write transactions held SQLite's lock while the
-controller's commits slept on the event loop waiting for it (docs/field-notes.md, 2026-12-03).
+controller's commits slept on the event loop waiting for it (docs/field-notes.md, SQLite).
 
 The controller writes to the relay's stdin: first one JSON line of settings (the broker's
 password included, so it never shows in the process list; and the last outbox position an

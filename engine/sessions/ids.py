@@ -1,9 +1,9 @@
 """Session ids: UUIDv7 (RFC 9562) in hex, so that they sort by creation time.
 
 The store's primary-key index on the session id, and the log's on (session id, line), grow at
-their right edge with such ids, instead of at a random leaf page per new session as with uuid4:
-writing 6,000 sessions, a session took 1.0 `pread` calls instead of 5.4 and 27.7 `pwrite` calls
-instead of 30.6 (strace, docs/field-notes.md 2026-12-06); the random reads grow with the store.
+their right edge with such ids, instead of at a random leaf page per new session as with uuid4,
+which SQLite reads back from the file once the indexes outgrow its page cache
+(docs/field-notes.md, SQLite).
 74 random bits keep an id unguessable.
 """
 

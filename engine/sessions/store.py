@@ -2,9 +2,9 @@
 
 A session's row is committed when it is created and again when it reaches its final state, each
 at once (before the API answers, before the end is reported). What happens in between (state
-changes, log lines: 16 per call in the load test) is written in one transaction every
-`FLUSH_INTERVAL_SECONDS` while an event loop runs: a commit per line took a quarter of the
-controller's loop at 50 calls/s (py-spy, 2026-11-27). A crash loses at most that interval's log
+changes, log lines: a dozen or more a call) is written in one transaction every
+`FLUSH_INTERVAL_SECONDS` while an event loop runs: a commit per line was a large share of the
+controller's work (docs/field-notes.md, SQLite). A crash loses at most that interval's log
 lines; the session itself stays and the next start closes it as failed. Reads write what is
 pending first, so they see it all.
 """

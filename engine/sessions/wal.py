@@ -1,9 +1,8 @@
 """SQLite WAL checkpoints on a thread of their own, away from the commits on the event loop.
 
 By default the commit that finds the write-ahead log past 1,000 pages copies it back into the
-database file itself, fsync included. The store writes about 5.4 pages a commit, so that was one
-commit in about 180, and such a commit took milliseconds instead of a tenth of one
-(docs/field-notes.md, 2026-11-27). The connections that commit on the event loop set
+database file itself, fsync included, so every so often a commit took milliseconds instead of a
+fraction of one (docs/field-notes.md, SQLite). The connections that commit on the event loop set
 `wal_autocheckpoint=0` (`use_wal`) and a `Checkpointer` does the copying every second on a daemon
 thread with its own connection (PASSIVE: it never waits for, nor blocks, a writer). The store and
 the event outbox share the engine's file, and one thread per file serves them both

@@ -1,4 +1,5 @@
-"""The rate benchmark's verdict: the same rules for the engine and for bare pjsua2."""
+"""The rate benchmark's verdict (the same rules for the engine and for bare pjsua2), and the
+summaries its baselines hold."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import json
 from pathlib import Path, PosixPath
 from typing import Any
 
+import pytest
+
+from bench import baseline
 from bench.load_bench import (
     ceilings,
     speed_probe_ms,
+    summarize,
     udp_receive_buffers,
     verdict,
     workers_for,
@@ -207,3 +212,27 @@ def test_a_buffer_that_cannot_be_raised_is_recorded_with_why(tmp_path: Path) -> 
         assert record["udp_rmem_default_before_run"] == 212992
         assert "Permission denied" in record["udp_rmem_default_not_raised"]
     assert setting.read_text() == "212992\n"
+
+
+@pytest.mark.parametrize("kind", ["rate", "latency", "concurrency", "soak"])
+def test_the_baseline_holds_the_summary_of_its_rows(kind: str) -> None:
+    found = baseline.latest(kind)
+    assert found is not None
+
+    assert summarize(kind, found.rows) == found.summary
+
+
+def test_a_run_without_bare_pjsua2_has_no_ceilings() -> None:
+    rate = baseline.latest("rate")
+    assert rate is not None
+    engine_only = [{k: v for k, v in row.items() if k != "bare_pjsua2"} for row in rate.rows]
+
+    summary = summarize("rate", engine_only)
+
+    assert "median_engine_share" not in summary
+    assert all("bare_pjsua2_sustained" not in row for row in summary["by_row"])
+
+
+def test_a_kind_without_a_summary_is_refused() -> None:
+    with pytest.raises(ValueError):
+        summarize("profile", [{}])

@@ -3,8 +3,8 @@
 Requests are due at `start + i / rate` whatever earlier ones are doing (no coordinated
 omission: a slow answer does not delay the next request), over a pool of keep-alive
 connections large enough for the rate (`KeepAliveClient`: the client's CPU is taken from the
-engine's machine; measured on 2026-11-27, httpx spent 4.7 ms of CPU per request and aiohttp
-1.1 ms, docs/field-notes.md).
+engine's machine, and general-purpose clients spend several times its CPU a request:
+docs/field-notes.md, HTTP).
 """
 
 from __future__ import annotations
@@ -238,8 +238,8 @@ async def drive_from_another_process(
 ) -> tuple[list[CallRecord], float]:
     """Send the requests from a separate process, follow the sessions through `recorder`.
 
-    The client does not share the engine's event loop or GIL: measured in one process, httpx
-    took about a quarter of the loop at 50 requests/s and delayed the engine's own work.
+    The client does not share the engine's event loop or GIL: in one process its requests took
+    a large share of the loop and delayed the engine's own work.
     CLOCK_MONOTONIC is system-wide, so both processes' times are on one clock.
     """
     context = multiprocessing.get_context("spawn")

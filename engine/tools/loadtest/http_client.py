@@ -1,8 +1,8 @@
 """The load generator's HTTP/1.1 client: keep-alive connections, httptools' response parser.
 
 The load client shares the machine with the engine it measures, so what it spends per request
-is taken from the engine's ceiling: aiohttp took 0.78 ms of CPU a request at 60/s, this client
-0.38 ms (docs/field-notes.md, eighth VM). It sends each request as one write on an idle
+is taken from the engine's ceiling, and a general-purpose client spends several times its CPU a
+request (docs/field-notes.md, HTTP). It sends each request as one write on an idle
 connection and parses the answer with httptools (uvicorn's parser), with no per-request
 session, header or cookie objects.
 """

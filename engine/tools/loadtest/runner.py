@@ -100,7 +100,7 @@ def describe_machine() -> dict[str, Any]:
 
 def _read_int(path: str) -> int | None:
     """A kernel setting (the default UDP receive buffer decides whether SIPp's single RTP echo
-    socket drops packets with hundreds of calls, docs/performance.md)."""
+    socket drops packets with hundreds of calls, docs/field-notes.md)."""
     try:
         with open(path) as setting:
             return int(setting.read().split()[0])

@@ -159,7 +159,7 @@ class SippUas:
     def _media_bound(self) -> bool:
         """SIPp holds its echo's audio and video ports. It binds them after its SIP port, and
         exits if one is taken: returning at the SIP port alone raced that exit on a busy
-        machine (CI, 2026-12-02)."""
+        machine."""
         if not self.rtp_echo or self.process is None:
             return True
         held = udp_drops(self.process.pid)
