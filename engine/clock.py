@@ -18,11 +18,12 @@ class Clock(Protocol):
         ...
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SystemClock:
-    """The real clock."""
+    """The real clock (the functions themselves, without a method call around them)."""
 
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def utc(self) -> datetime:
-        return datetime.now(UTC)
+    monotonic = staticmethod(time.monotonic)
+    utc = staticmethod(_utc_now)

@@ -336,28 +336,31 @@ class Engine:
     def _on_worker_message(self, worker: WorkerHandle, message: msg.FromWorker) -> None:
         """A worker's message about a leg, to the call that owns the leg."""
         match message:
-            case msg.CommandFailed(call_id=None):
-                log.warning(
-                    "worker %d: %s failed: %s", worker.worker_id, message.command, message.reason
-                )
-                return
-            case msg.Ready() | msg.Stats():
-                log.error("worker %d: %s reached the engine", worker.worker_id, message.type)
-                return
             case (
                 msg.InviteSent()
                 | msg.CallProgress()
                 | msg.CallAnswered()
                 | msg.CallEnded()
-                | msg.DigitReceived()
                 | msg.PlaybackDone()
+                | msg.DigitReceived()
                 | msg.RecordingDone()
                 | msg.TransferResult()
                 | msg.DigitsSent()
-                | msg.CommandFailed()
             ):
                 leg_id = message.call_id
-                assert leg_id is not None
+            case msg.CommandFailed():
+                if message.call_id is None:
+                    log.warning(
+                        "worker %d: %s failed: %s",
+                        worker.worker_id,
+                        message.command,
+                        message.reason,
+                    )
+                    return
+                leg_id = message.call_id
+            case msg.Ready() | msg.Stats():
+                log.error("worker %d: %s reached the engine", worker.worker_id, message.type)
+                return
             case _:
                 assert_never(message)
         call = self._legs.get(leg_id)

@@ -6,6 +6,7 @@ counts for); gauges are read from the dialers and the pool at scrape time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, assert_never
 
@@ -16,10 +17,22 @@ from engine.controller.dialer import TrunkDialer
 from engine.controller.pool import WorkerPool, WorkerState
 from engine.events import model as em
 from engine.metrics import WorkerCollector, WorkerStats, register_worker_collector
+from engine.sessions.model import Outcome
 
 
 def record_event(flow_id: str, trunk: str, data: em.SessionEventData) -> None:
-    match data:
+    match data:  # the commonest first
+        case em.FlowStepFinished():
+            _flow_steps(flow_id, data.type, data.result).inc()
+        case (
+            em.FlowStepStarted()
+            | em.SessionCreated()
+            | em.CallRinging()
+            | em.CallDigitReceived()
+            | em.RecordingSaved()
+        ):
+            pass  # counted by voice_engine_events_emitted_total only
+
         case em.CallInviteSent():
             _observe(metrics.api_to_invite_seconds, data.api_to_invite_seconds)
         case em.CallAnswered():
@@ -27,7 +40,7 @@ def record_event(flow_id: str, trunk: str, data: em.SessionEventData) -> None:
             _observe(metrics.answer_time_seconds, data.answer_time_seconds)
         case em.CallEnded():
             if data.sip_code:
-                metrics.sip_final_responses_total.labels(str(data.sip_code)).inc()
+                _sip_final_responses(data.sip_code).inc()
             _observe(metrics.call_duration_seconds, data.talk_seconds)
             for direction, packets in (
                 ("sent", data.rtp_packets_sent),
@@ -35,21 +48,35 @@ def record_event(flow_id: str, trunk: str, data: em.SessionEventData) -> None:
                 ("lost", data.rtp_packets_lost),
             ):
                 if packets:
-                    metrics.rtp_packets_total.labels(direction).inc(packets)
+                    _rtp_packets(direction).inc(packets)
         case em.SessionCompleted():
-            metrics.sessions_total.labels(data.outcome.value, trunk).inc()
-        case em.FlowStepFinished():
-            metrics.flow_steps_total.labels(flow_id, data.type, data.result).inc()
-        case (
-            em.SessionCreated()
-            | em.CallRinging()
-            | em.FlowStepStarted()
-            | em.CallDigitReceived()
-            | em.RecordingSaved()
-        ):
-            pass  # counted by voice_engine_events_emitted_total only
+            _sessions(data.outcome, trunk).inc()
         case _:
             assert_never(data)
+
+
+# A labelled child per label values, found once: labels() checks and locks on every call, and
+# every call counts several. The label values are few (flows, step types, results, codes).
+
+
+@functools.cache
+def _flow_steps(flow_id: str, step_type: str, result: str) -> Any:
+    return metrics.flow_steps_total.labels(flow_id, step_type, result)
+
+
+@functools.cache
+def _sip_final_responses(sip_code: int) -> Any:
+    return metrics.sip_final_responses_total.labels(str(sip_code))
+
+
+@functools.cache
+def _rtp_packets(direction: str) -> Any:
+    return metrics.rtp_packets_total.labels(direction)
+
+
+@functools.cache
+def _sessions(outcome: Outcome, trunk: str) -> Any:
+    return metrics.sessions_total.labels(outcome.value, trunk)
 
 
 def _observe(histogram: Any, value: float | None) -> None:

@@ -1,9 +1,13 @@
-"""What the call core asks its driver to do: plain data, carried out in the order returned."""
+"""What the call core asks its driver to do: plain data, carried out in the order returned.
+
+Slotted dataclasses, not frozen ones: a call makes dozens, and a frozen one costs about twice
+as much to build; nothing keeps them after carrying them out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from engine.events.model import SessionEventData
 from engine.flow import commands as cmd
@@ -26,20 +30,21 @@ class TimerKind(StrEnum):
     """A second leg's ring timeout (its id is the leg's call id)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TimerKey:
+class TimerKey(NamedTuple):
+    """A timer of the call (a tuple: a cheap dict key)."""
+
     kind: TimerKind
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send a message to the worker that holds the call."""
 
     message: msg.ToWorker
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlaceLeg:
     """Turn one of the slots reserved on the call's worker into this leg (routing its messages
     to this call), then send the MakeCall."""
@@ -47,47 +52,47 @@ class PlaceLeg:
     make_call: msg.MakeCall
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """Make the recording's folder, then send the StartRecording."""
 
     start: msg.StartRecording
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartTimer:
     key: TimerKey
     deadline: float
     """On the clock of `now`; the driver answers with `timer_fired(key, now)`."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StopTimer:
     key: TimerKey
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogLine:
     """A line of the session log."""
 
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Emit:
     """An event of the session (metrics, the engine's log, MQTT)."""
 
     data: SessionEventData
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordState:
     """Write the session's call state (and, for Connected, when it was answered)."""
 
     state: CallState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordOutcome:
     """Write the session's final state, with its log so far, durably."""
 
@@ -96,13 +101,13 @@ class RecordOutcome:
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartFlow:
     """Make the session's flow run; answer with `flow_started(run, now)` or, when the flow
     cannot be loaded, `flow_unavailable(error, now)`."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RenderSpeech:
     """Find or render the prompt's audio; answer with `speech_ready(playback_id, path, error,
     now)`."""
@@ -110,21 +115,21 @@ class RenderSpeech:
     command: cmd.Speak
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestWebhook:
     """Make the HTTP request; answer with `flow_event(WebhookCompleted(...), now)`."""
 
     command: cmd.CallWebhook
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReleaseSlots:
     """Give back worker slots reserved for second legs that were never dialled."""
 
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finished:
     """The session is over: stop its timers and tasks, and forget the call."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Container
 from typing import Protocol, assert_never
 
 from engine.controller.call.actions import (
@@ -88,8 +89,13 @@ class FlowRunLike(Protocol):
 
 
 P = CallPhase
-_RINGING_PHASES = (P.DIALLING, P.CANCELLING)
-_ANSWERED_PHASES = (P.CONNECTED, P.HANGING_UP)
+_RINGING = frozenset({P.DIALLING, P.CANCELLING})
+_ANSWERED = frozenset({P.CONNECTED, P.HANGING_UP})
+_DIALLED = _RINGING | _ANSWERED
+_RING_TIMER = TimerKey(TimerKind.RING)
+_DURATION_TIMER = TimerKey(TimerKind.MAX_DURATION)
+_GRACE_TIMER = TimerKey(TimerKind.HANGUP_GRACE)
+_TAIL_TIMER = TimerKey(TimerKind.TAIL_HANGUP)
 
 
 class CallCore:
@@ -134,36 +140,36 @@ class CallCore:
     def place(self, worker_id: int, predicted: PredictedPrompt | None, now: float) -> list[Action]:
         """The trunk and a worker have room: dial, on `worker_id`, where `legs_needed` slots
         are reserved; the worker plays `predicted` on the answer, if given."""
-        self._begin(now)
+        self._now = now
         self._move(Trigger.PLACE)
         spec = self.spec
         self._worker_id = worker_id
         self._legs = SecondLegs(spec, spare_slots=spec.legs_needed - 1)
         self._prompts = PromptPlan(predicted)
         self._handed_at = now
-        self._do(RecordState(CallState.RINGING))
+        self._out.append(RecordState(CallState.RINGING))
         make_call = spec.make_call(
-            spec.main_leg, spec.request_uri(), spec.caller_id, answer_prompt=self._prompts.offer()
+            spec.main_leg, spec.request_uri, spec.caller_id, answer_prompt=self._prompts.offer()
         )
-        self._do(PlaceLeg(make_call))
-        self._do(StartTimer(TimerKey(TimerKind.RING), now + spec.trunk.ring_timeout_seconds))
+        self._out.append(PlaceLeg(make_call))
+        self._out.append(StartTimer(_RING_TIMER, now + spec.trunk.ring_timeout_seconds))
         return self._end()
 
     def fail_before_placing(self, reason: str, now: float) -> list[Action]:
         """No worker, a shutdown, or placing the call failed before its MakeCall left."""
-        self._begin(now)
+        self._now = now
         self._finish(Outcome.FAILED, None, reason)
         return self._end()
 
     def cancel_queued(self, now: float) -> list[Action]:
-        self._begin(now)
-        self._require(P.QUEUED, what="a cancel of a queued call")
+        self._now = now
+        self._require((P.QUEUED,), what="a cancel of a queued call")
         self._finish(Outcome.CANCELED, None, "canceled before dialling")
         return self._end()
 
     def end(self, now: float) -> list[Action]:
         """DELETE /sessions/{id} once dialled: cancel before the answer, hang up after it."""
-        self._begin(now)
+        self._now = now
         if self.phase is P.DIALLING:
             self._cancel_call(CancelCause.API, "canceled by API request: sending CANCEL")
         elif self.phase is P.CONNECTED:
@@ -173,7 +179,7 @@ class CallCore:
         return self._end()
 
     def worker_message(self, message: CallMessage, now: float) -> list[Action]:
-        self._begin(now)
+        self._now = now
         if message.call_id == self.spec.main_leg:
             self._main_leg(message)
         elif message.call_id is not None and message.call_id in self._legs:
@@ -183,36 +189,36 @@ class CallCore:
         return self._end()
 
     def worker_lost(self, now: float) -> list[Action]:
-        self._begin(now)
+        self._now = now
         self._move(Trigger.WORKER_LOST)
         self._worker_lost = True
         self._final_code, self._final_reason = None, "worker lost"
-        self._log("worker lost")
+        self._out.append(LogLine("worker lost"))
         self._legs.lost(self._out)
         self._deliver(ev.RemoteHangup(sip_code=500, reason="worker lost"))
         self._finish_after_hangup()
         return self._end()
 
     def timer_fired(self, key: TimerKey, now: float) -> list[Action]:
-        self._begin(now)
+        self._now = now
         match key.kind:
             case TimerKind.RING:
-                self._require(P.DIALLING, what="the ring timeout")
+                self._require((P.DIALLING,), what="the ring timeout")
                 seconds = self.spec.trunk.ring_timeout_seconds
                 self._cancel_call(
                     CancelCause.RING_TIMEOUT, f"no answer after {seconds:g} s: sending CANCEL"
                 )
             case TimerKind.MAX_DURATION:
-                self._require(*_ANSWERED_PHASES, what="the duration limit")
+                self._require(_ANSWERED, what="the duration limit")
                 seconds = self.spec.trunk.max_call_duration_seconds
                 self._hang_up(f"maximum call duration of {seconds:g} s reached")
             case TimerKind.HANGUP_GRACE:
-                self._require(P.ENDING, what="the end of the hang-up grace")
+                self._require((P.ENDING,), what="the end of the hang-up grace")
                 self._finish_after_hangup()
             case TimerKind.TAIL_HANGUP:
-                self._require(P.HANGING_UP, what="the tail hang-up timeout")
-                self._log("the worker has not hung up: sending the hang-up")
-                self._send(msg.Hangup(call_id=self.spec.main_leg))
+                self._require((P.HANGING_UP,), what="the tail hang-up timeout")
+                self._out.append(LogLine("the worker has not hung up: sending the hang-up"))
+                self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg)))
             case TimerKind.FLOW:
                 if self._flow_timers.pop(key.id, None) is None:
                     raise CallProtocolError(self.phase, f"flow timer {key.id} that is not set")
@@ -225,25 +231,29 @@ class CallCore:
 
     def flow_started(self, run: FlowRunLike, now: float) -> list[Action]:
         """The answer to StartFlow."""
-        self._begin(now)
-        self._require(P.CONNECTED, what="a flow start")
+        self._now = now
+        self._require((P.CONNECTED,), what="a flow start")
         self._flow = run
-        self._log(f"flow {self.spec.flow_id} started")
+        self._out.append(LogLine(f"flow {self.spec.flow_id} started"))
         try:
             self._execute(run.start(now))
         except EngineError as exc:
             self._flow_failed(exc)
         else:
             if self._prompts.drop():
-                self._log("the flow began otherwise than predicted")
-                self._send(
-                    msg.StopPlayback(call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID)
+                self._out.append(LogLine("the flow began otherwise than predicted"))
+                self._out.append(
+                    Send(
+                        msg.StopPlayback(
+                            call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID
+                        )
+                    )
                 )
         return self._end()
 
     def flow_unavailable(self, error: EngineError, now: float) -> list[Action]:
         """The answer to StartFlow when the flow could not be loaded."""
-        self._begin(now)
+        self._now = now
         self._flow_failed(error)
         return self._end()
 
@@ -251,11 +261,11 @@ class CallCore:
         self, playback_id: str, path: str | None, error: str | None, now: float
     ) -> list[Action]:
         """The answer to RenderSpeech: the prompt's file, or why there is none."""
-        self._begin(now)
+        self._now = now
         if playback_id in self._speech_pending:  # else stopped while rendering: already told
             self._speech_pending.discard(playback_id)
             if path is None:
-                self._log(f"text to speech failed: {error}")
+                self._out.append(LogLine(f"text to speech failed: {error}"))
                 self._deliver(ev.PlaybackFinished(playback_id, interrupted=True))
             else:
                 self._play_audio(cmd.PlayAudio(playback_id, path))
@@ -263,7 +273,7 @@ class CallCore:
 
     def flow_event(self, event: ev.FlowEvent, now: float) -> list[Action]:
         """An event for the flow from the driver's own work (a webhook's answer)."""
-        self._begin(now)
+        self._now = now
         self._deliver(event)
         return self._end()
 
@@ -291,109 +301,117 @@ class CallCore:
     def _main_leg(self, message: CallMessage) -> None:
         match message:
             case msg.InviteSent():
-                self._require(*_RINGING_PHASES, what="InviteSent")
+                self._require(_RINGING, what="InviteSent")
                 self._invite_sent(message)
             case msg.CallProgress():
-                self._require(*_RINGING_PHASES, what="CallProgress")
+                self._require(_RINGING, what="CallProgress")
                 if self._ringing_at is None:
                     self._ringing_at = message.progress_at
-                    self._log(f"ringing ({message.sip_code} {message.reason})")
+                    self._out.append(LogLine(f"ringing ({message.sip_code} {message.reason})"))
                     early_media = message.sip_code == 183
-                    self._emit(em.CallRinging(sip_code=message.sip_code, early_media=early_media))
+                    self._out.append(
+                        Emit(em.CallRinging(sip_code=message.sip_code, early_media=early_media))
+                    )
             case msg.CallAnswered():
                 self._answered(message)
             case msg.CallEnded():
                 self._main_ended(message)
             case msg.DigitReceived():
                 # Digits may come with early media, before the answer.
-                self._require(*_RINGING_PHASES, *_ANSWERED_PHASES, what="DigitReceived")
+                self._require(_DIALLED, what="DigitReceived")
                 self._digit(message)
             case msg.PlaybackDone():
-                self._require(*_ANSWERED_PHASES, what="PlaybackDone")
+                self._require(_ANSWERED, what="PlaybackDone")
                 playback_id = self._prompts.flow_playback_id(message.playback_id)
                 if playback_id is not None:  # else an answer prompt the run did not adopt
                     self._playing.discard(playback_id)
                     self._prompts.playback_ended(playback_id, message.stopped)
                     self._deliver(ev.PlaybackFinished(playback_id, interrupted=message.stopped))
             case msg.RecordingDone():
-                self._require(*_ANSWERED_PHASES, what="RecordingDone")
+                self._require(_ANSWERED, what="RecordingDone")
                 self._recording_done(message)
             case msg.TransferResult():
-                self._require(*_ANSWERED_PHASES, what="TransferResult")
+                self._require(_ANSWERED, what="TransferResult")
                 self._transfers.discard(message.transfer_id)
-                self._log(f"transfer {message.sip_code} {message.reason}".strip())
+                self._out.append(LogLine(f"transfer {message.sip_code} {message.reason}".strip()))
                 self._deliver(
                     ev.TransferFinished(
                         message.transfer_id, message.accepted, message.sip_code, message.reason
                     )
                 )
             case msg.DigitsSent():
-                self._require(*_ANSWERED_PHASES, what="DigitsSent")
+                self._require(_ANSWERED, what="DigitsSent")
                 self._digits.discard(message.digits_id)
                 self._deliver(ev.DigitsSent(message.digits_id, ok=True))
             case msg.CommandFailed():
-                self._require(*_RINGING_PHASES, *_ANSWERED_PHASES, what="CommandFailed")
+                self._require(_DIALLED, what="CommandFailed")
                 self._command_failed(message)
             case _:
                 assert_never(message)
 
     def _invite_sent(self, message: msg.InviteSent) -> None:
         self._invite_sent_at = message.sent_at or self._now
-        self._log(f"INVITE sent to {self.spec.trunk.name}")
-        self._emit(
-            em.CallInviteSent(
-                trunk=self.spec.trunk.name,
-                request_uri=self.spec.request_uri(),
-                worker_id=str(self._worker_id) if self._worker_id is not None else None,
-                api_to_invite_seconds=self.api_to_invite_seconds,
-                queue_seconds=_between(self.spec.requested_at, self._handed_at),
-                worker_pickup_seconds=_between(self._handed_at, message.received_at),
-                make_call_seconds=_between(message.received_at, message.sent_at),
+        self._out.append(LogLine(f"INVITE sent to {self.spec.trunk.name}"))
+        self._out.append(
+            Emit(
+                em.CallInviteSent(
+                    trunk=self.spec.trunk.name,
+                    request_uri=self.spec.request_uri,
+                    worker_id=str(self._worker_id) if self._worker_id is not None else None,
+                    api_to_invite_seconds=self.api_to_invite_seconds,
+                    queue_seconds=_between(self.spec.requested_at, self._handed_at),
+                    worker_pickup_seconds=_between(self._handed_at, message.received_at),
+                    make_call_seconds=_between(message.received_at, message.sent_at),
+                )
             )
         )
 
     def _answered(self, message: msg.CallAnswered) -> None:
         self._move(Trigger.ANSWER)
         self._answered_at = message.answered_at
-        self._do(StopTimer(TimerKey(TimerKind.RING)))
-        self._do(RecordState(CallState.CONNECTED))
-        self._log("answered")
-        self._emit(
-            em.CallAnswered(
-                post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
-                answer_time_seconds=_between(self._invite_sent_at, self._answered_at),
+        self._out.append(StopTimer(_RING_TIMER))
+        self._out.append(RecordState(CallState.CONNECTED))
+        self._out.append(LogLine("answered"))
+        self._out.append(
+            Emit(
+                em.CallAnswered(
+                    post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
+                    answer_time_seconds=_between(self._invite_sent_at, self._answered_at),
+                )
             )
         )
         limit = self.spec.trunk.max_call_duration_seconds
-        self._do(StartTimer(TimerKey(TimerKind.MAX_DURATION), self._now + limit))
+        self._out.append(StartTimer(_DURATION_TIMER, self._now + limit))
         if self._cancel is CancelCause.API:
             self._hang_up("canceled by API request")
         else:
-            self._do(StartFlow())
+            self._out.append(StartFlow())
 
     def _main_ended(self, message: msg.CallEnded) -> None:
-        self._require(*_RINGING_PHASES, *_ANSWERED_PHASES, what="the main leg's CallEnded")
+        self._require(_DIALLED, what="the main leg's CallEnded")
         self._rtp = message.rtp
         self._ended_at = message.ended_at
         if self._prompts.tail_armed and not message.remote_hangup and self.phase is P.CONNECTED:
             self._run_out_tail_pauses()
         self._move(Trigger.MAIN_ENDED)
-        for kind in (TimerKind.RING, TimerKind.MAX_DURATION, TimerKind.TAIL_HANGUP):
-            self._do(StopTimer(TimerKey(kind)))
+        for key in (_RING_TIMER, _DURATION_TIMER, _TAIL_TIMER):
+            self._out.append(StopTimer(key))
         self._final_code, self._final_reason = message.sip_code, message.reason
         who = "far end" if message.remote_hangup else "engine"
-        self._log(f"hang-up by {who}: {message.sip_code} {message.reason}".strip())
+        self._out.append(LogLine(f"hang-up by {who}: {message.sip_code} {message.reason}".strip()))
         if self._rtp is not None:
-            self._log(
-                f"audio: {self._rtp.packets_sent} RTP packets sent,"
-                f" {self._rtp.packets_received} received, {self._rtp.packets_lost} lost"
+            self._out.append(
+                LogLine(
+                    f"audio: {self._rtp.packets_sent} RTP packets sent,"
+                    f" {self._rtp.packets_received} received, {self._rtp.packets_lost} lost"
+                )
             )
         self._legs.hang_up_all(self._out)
         if self._flow_running():
             self._deliver(ev.RemoteHangup(sip_code=message.sip_code, reason=message.reason))
             if self._flow_running():
                 deadline = self._now + ON_HANGUP_GRACE_SECONDS
-                self._do(StartTimer(TimerKey(TimerKind.HANGUP_GRACE), deadline))
+                self._out.append(StartTimer(_GRACE_TIMER, deadline))
                 return
         self._finish_after_hangup()
 
@@ -403,20 +421,25 @@ class CallCore:
         while self._flow_timers and self._flow_running():
             timer_id = min(self._flow_timers, key=self._flow_timers.__getitem__)
             del self._flow_timers[timer_id]
-            self._do(StopTimer(TimerKey(TimerKind.FLOW, timer_id)))
+            self._out.append(StopTimer(TimerKey(TimerKind.FLOW, timer_id)))
             self._deliver(ev.TimerFired(timer_id))
 
     def _digit(self, message: msg.DigitReceived) -> None:
-        self._log(f"digit received: {message.digit}")
+        self._out.append(LogLine(f"digit received: {message.digit}"))
         if _DTMF_DIGIT.fullmatch(message.digit):
-            self._emit(em.CallDigitReceived(digit=message.digit))
+            self._out.append(Emit(em.CallDigitReceived(digit=message.digit)))
         self._deliver(ev.DigitReceived(message.digit))
 
     def _recording_done(self, message: msg.RecordingDone) -> None:
-        self._log(
-            f"recording saved: {message.path} ({message.duration_seconds:.1f} s, {message.reason})"
+        self._out.append(
+            LogLine(
+                f"recording saved: {message.path}"
+                f" ({message.duration_seconds:.1f} s, {message.reason})"
+            )
         )
-        self._emit(em.RecordingSaved(path=message.path, duration_seconds=message.duration_seconds))
+        self._out.append(
+            Emit(em.RecordingSaved(path=message.path, duration_seconds=message.duration_seconds))
+        )
         if self._recordings.pop(message.recording_id, None) is not None:
             self._deliver(
                 ev.RecordingFinished(
@@ -426,7 +449,7 @@ class CallCore:
 
     def _command_failed(self, message: msg.CommandFailed) -> None:
         """Log it, and tell whoever waits on the command: the flow, or a second leg."""
-        self._log(f"{message.command} failed: {message.reason}")
+        self._out.append(LogLine(f"{message.command} failed: {message.reason}"))
         subject = message.subject_id
         if subject is None:
             return
@@ -441,7 +464,7 @@ class CallCore:
             self._deliver(ev.RecordingFinished(subject, path, 0.0, "failed"))
         elif message.command == "bridge" and subject in self._legs:
             # The leg is up but not bridged: end it, and its CallEnded tells the flow.
-            self._send(msg.Hangup(call_id=subject))
+            self._out.append(Send(msg.Hangup(call_id=subject)))
         # A failed PlayFile is also answered with its PlaybackDone, a failed MakeCall with its
         # CallEnded: those end what waits on them.
 
@@ -456,7 +479,7 @@ class CallCore:
                 if self.phase is P.ENDING and not self._legs:
                     self._finish_after_hangup()
             case msg.CommandFailed():
-                self._log(f"second leg {message.command} failed: {message.reason}")
+                self._out.append(LogLine(f"second leg {message.command} failed: {message.reason}"))
             case msg.InviteSent() | msg.CallProgress() | msg.DigitReceived():
                 pass  # the second leg's progress and digits are not the session's
             case msg.PlaybackDone() | msg.RecordingDone() | msg.TransferResult() | msg.DigitsSent():
@@ -471,29 +494,69 @@ class CallCore:
             self._command(command)
 
     def _command(self, command: cmd.FlowCommand) -> None:
+        # The commonest first: a class pattern is one isinstance check after another.
         match command:
-            case cmd.PlayAudio():
-                self._play_audio(command)
+            case cmd.StepStarted():
+                detail = f": {command.detail}" if command.detail else ""
+                self._out.append(
+                    LogLine(f"step {command.step} ({command.step_type}) started{detail}")
+                )
+                self._out.append(
+                    Emit(em.FlowStepStarted(step=command.step, type=command.step_type))
+                )
+            case cmd.StepFinished():
+                detail = f": {command.detail}" if command.detail else ""
+                self._out.append(
+                    LogLine(
+                        f"step {command.step} ({command.step_type}) finished:"
+                        f" {command.result}{detail}"
+                    )
+                )
+                self._out.append(
+                    Emit(
+                        em.FlowStepFinished(
+                            step=command.step, type=command.step_type, result=command.result
+                        )
+                    )
+                )
+            case cmd.SetTimer():
+                self._flow_timers[command.timer_id] = command.deadline
+                self._out.append(
+                    StartTimer(TimerKey(TimerKind.FLOW, command.timer_id), command.deadline)
+                )
+            case cmd.CancelTimer():
+                if self._flow_timers.pop(command.timer_id, None) is not None:
+                    self._out.append(StopTimer(TimerKey(TimerKind.FLOW, command.timer_id)))
             case cmd.Speak():
                 self._speak(command)
+            case cmd.PlayAudio():
+                self._play_audio(command)
             case cmd.HangupAfterPlayback():
                 # Second legs end with the main one only on the controller's Hangup.
                 if not self._legs:
                     self._prompts.hint(command)
+            case cmd.Hangup():
+                self._flow_hangup(command)
+            case cmd.FlowFinished():
+                if command.error:
+                    self._out.append(LogLine(f"flow ended with an error: {command.error}"))
+                else:
+                    self._out.append(LogLine(f"flow finished: {command.result}"))
+                if self.phase is P.ENDING:
+                    self._finish_after_hangup()
+
             case cmd.StopPlayback():
                 self._stop_playback(command)
             case cmd.StartRecording():
                 self._start_recording(command)
             case cmd.StopRecording():
-                self._send(
-                    msg.StopRecording(call_id=self.spec.main_leg, recording_id=command.recording_id)
+                self._out.append(
+                    Send(
+                        msg.StopRecording(
+                            call_id=self.spec.main_leg, recording_id=command.recording_id
+                        )
+                    )
                 )
-            case cmd.SetTimer():
-                self._flow_timers[command.timer_id] = command.deadline
-                self._do(StartTimer(TimerKey(TimerKind.FLOW, command.timer_id), command.deadline))
-            case cmd.CancelTimer():
-                if self._flow_timers.pop(command.timer_id, None) is not None:
-                    self._do(StopTimer(TimerKey(TimerKind.FLOW, command.timer_id)))
             case cmd.SendDigits():
                 self._send_digits(command)
             case cmd.TransferCall():
@@ -505,31 +568,8 @@ class CallCore:
             case cmd.HangupLeg():
                 self._legs.hang_up(command, self._out)
             case cmd.CallWebhook():
-                self._log(f"webhook {command.method} {command.url}")
-                self._do(RequestWebhook(command))
-            case cmd.Hangup():
-                self._flow_hangup(command)
-            case cmd.StepStarted():
-                detail = f": {command.detail}" if command.detail else ""
-                self._log(f"step {command.step} ({command.step_type}) started{detail}")
-                self._emit(em.FlowStepStarted(step=command.step, type=command.step_type))
-            case cmd.StepFinished():
-                detail = f": {command.detail}" if command.detail else ""
-                self._log(
-                    f"step {command.step} ({command.step_type}) finished: {command.result}{detail}"
-                )
-                self._emit(
-                    em.FlowStepFinished(
-                        step=command.step, type=command.step_type, result=command.result
-                    )
-                )
-            case cmd.FlowFinished():
-                if command.error:
-                    self._log(f"flow ended with an error: {command.error}")
-                else:
-                    self._log(f"flow finished: {command.result}")
-                if self.phase is P.ENDING:
-                    self._finish_after_hangup()
+                self._out.append(LogLine(f"webhook {command.method} {command.url}"))
+                self._out.append(RequestWebhook(command))
             case _:
                 assert_never(command)
 
@@ -544,12 +584,14 @@ class CallCore:
         if self._prompts.adopts(command):
             return
         self._drop_answer_prompt()
-        self._send(
-            msg.PlayFile(
-                call_id=self.spec.main_leg,
-                playback_id=command.playback_id,
-                path=command.path,
-                hangup_after_seconds=self._prompts.hangup_after(command.playback_id),
+        self._out.append(
+            Send(
+                msg.PlayFile(
+                    call_id=self.spec.main_leg,
+                    playback_id=command.playback_id,
+                    path=command.path,
+                    hangup_after_seconds=self._prompts.hangup_after(command.playback_id),
+                )
             )
         )
 
@@ -561,13 +603,13 @@ class CallCore:
             self._playing.add(command.playback_id)
             return
         self._speech_pending.add(command.playback_id)
-        self._do(RenderSpeech(command))
+        self._out.append(RenderSpeech(command))
 
     def _drop_answer_prompt(self) -> None:
         if self._prompts.drop():
-            self._log("the flow began otherwise than predicted")
-            self._send(
-                msg.StopPlayback(call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID)
+            self._out.append(LogLine("the flow began otherwise than predicted"))
+            self._out.append(
+                Send(msg.StopPlayback(call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID))
             )
 
     def _stop_playback(self, command: cmd.StopPlayback) -> None:
@@ -576,7 +618,9 @@ class CallCore:
             self._later.append(ev.PlaybackFinished(command.playback_id, interrupted=True))
         elif command.playback_id in self._playing:
             playback_id = self._prompts.worker_playback_id(command.playback_id)
-            self._send(msg.StopPlayback(call_id=self.spec.main_leg, playback_id=playback_id))
+            self._out.append(
+                Send(msg.StopPlayback(call_id=self.spec.main_leg, playback_id=playback_id))
+            )
 
     def _start_recording(self, command: cmd.StartRecording) -> None:
         path = str(self.spec.recording_path(command.name))
@@ -584,7 +628,7 @@ class CallCore:
             self._later.append(ev.RecordingFinished(command.recording_id, path, 0.0, "hangup"))
             return
         self._recordings[command.recording_id] = path
-        self._do(
+        self._out.append(
             Record(
                 msg.StartRecording(
                     call_id=self.spec.main_leg,
@@ -602,9 +646,11 @@ class CallCore:
             self._later.append(ev.DigitsSent(command.request_id, ok=False))
             return
         self._digits.add(command.request_id)
-        self._send(
-            msg.SendDigits(
-                call_id=self.spec.main_leg, digits_id=command.request_id, digits=command.digits
+        self._out.append(
+            Send(
+                msg.SendDigits(
+                    call_id=self.spec.main_leg, digits_id=command.request_id, digits=command.digits
+                )
             )
         )
 
@@ -615,10 +661,12 @@ class CallCore:
             self._later.append(ev.TransferFinished(command.transfer_id, False, 0, why))
             return
         self._transfers.add(command.transfer_id)
-        self._log(f"transferring to {target}")
-        self._send(
-            msg.Transfer(
-                call_id=self.spec.main_leg, transfer_id=command.transfer_id, target_uri=target
+        self._out.append(LogLine(f"transferring to {target}"))
+        self._out.append(
+            Send(
+                msg.Transfer(
+                    call_id=self.spec.main_leg, transfer_id=command.transfer_id, target_uri=target
+                )
             )
         )
 
@@ -626,9 +674,9 @@ class CallCore:
         if self.phase is P.CONNECTED and self._prompts.tail_armed:
             # The worker hangs up by itself when the pauses after the prompt are over.
             self._move(Trigger.HANG_UP)
-            self._log(f"hanging up: {command.reason}")
+            self._out.append(LogLine(f"hanging up: {command.reason}"))
             deadline = self._now + TAIL_HANGUP_GRACE_SECONDS
-            self._do(StartTimer(TimerKey(TimerKind.TAIL_HANGUP), deadline))
+            self._out.append(StartTimer(_TAIL_TIMER, deadline))
             return
         self._hang_up(command.reason)
 
@@ -637,21 +685,21 @@ class CallCore:
     def _cancel_call(self, cause: CancelCause, message: str) -> None:
         self._move(Trigger.CANCEL)
         self._cancel = cause
-        self._do(StopTimer(TimerKey(TimerKind.RING)))
-        self._log(message)
-        self._send(msg.Hangup(call_id=self.spec.main_leg, sip_code=487))
+        self._out.append(StopTimer(_RING_TIMER))
+        self._out.append(LogLine(message))
+        self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg, sip_code=487)))
 
     def _hang_up(self, why: str) -> None:
         """Hang up every leg, once; nothing to do once the hang-up is asked for or done."""
         if self.phase is not P.CONNECTED:
             return
         self._move(Trigger.HANG_UP)
-        self._log(f"hanging up: {why}")
+        self._out.append(LogLine(f"hanging up: {why}"))
         self._legs.hang_up_all(self._out)
-        self._send(msg.Hangup(call_id=self.spec.main_leg))
+        self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg)))
 
     def _flow_failed(self, exc: EngineError) -> None:
-        self._log(f"flow error: {exc}")
+        self._out.append(LogLine(f"flow error: {exc}"))
         self._hang_up("flow error")
 
     def _finish_after_hangup(self) -> None:
@@ -676,37 +724,40 @@ class CallCore:
         self.outcome = outcome
         self._legs.release_unused(self._out)
         detail = f" ({sip_code} {reason})" if sip_code else (f" ({reason})" if reason else "")
-        self._log(f"outcome: {outcome.value}{detail}")
-        self._do(RecordOutcome(outcome, sip_code, reason))
+        self._out.append(LogLine(f"outcome: {outcome.value}{detail}"))
+        self._out.append(RecordOutcome(outcome, sip_code, reason))
         end = self._ended_at or self._now
         rtp = self._rtp
-        self._emit(
-            em.CallEnded(
-                outcome=outcome,
-                sip_code=sip_code,
-                sip_reason=reason,
-                post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
-                ring_seconds=_between(
-                    self._ringing_at or self._invite_sent_at, self._answered_at or end
+        self._out.append(
+            Emit(
+                em.CallEnded(
+                    outcome=outcome,
+                    sip_code=sip_code,
+                    sip_reason=reason,
+                    post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
+                    ring_seconds=_between(
+                        self._ringing_at or self._invite_sent_at, self._answered_at or end
+                    )
+                    if self._invite_sent_at
+                    else None,
+                    talk_seconds=_between(self._answered_at, end),
+                    rtp_packets_sent=rtp.packets_sent if rtp else None,
+                    rtp_packets_received=rtp.packets_received if rtp else None,
+                    rtp_packets_lost=rtp.packets_lost if rtp else None,
+                    rtp_jitter_ms=rtp.jitter_ms if rtp else None,
                 )
-                if self._invite_sent_at
-                else None,
-                talk_seconds=_between(self._answered_at, end),
-                rtp_packets_sent=rtp.packets_sent if rtp else None,
-                rtp_packets_received=rtp.packets_received if rtp else None,
-                rtp_packets_lost=rtp.packets_lost if rtp else None,
-                rtp_jitter_ms=rtp.jitter_ms if rtp else None,
             )
         )
-        self._emit(
-            em.SessionCompleted(outcome=outcome, duration_seconds=self._now - self.spec.created_at)
+        self._out.append(
+            Emit(
+                em.SessionCompleted(
+                    outcome=outcome, duration_seconds=self._now - self.spec.created_at
+                )
+            )
         )
-        self._do(Finished())
+        self._out.append(Finished())
 
     # ------------------------------------------------------------------ helpers
-
-    def _begin(self, now: float) -> None:
-        self._now = now
 
     def _end(self) -> list[Action]:
         while self._later:
@@ -717,7 +768,7 @@ class CallCore:
     def _move(self, trigger: Trigger) -> None:
         self.phase = next_phase(self.phase, trigger)
 
-    def _require(self, *phases: CallPhase, what: str) -> None:
+    def _require(self, phases: Container[CallPhase], what: str) -> None:
         if self.phase not in phases:
             raise CallProtocolError(self.phase, what)
 
@@ -733,18 +784,6 @@ class CallCore:
             self._flow_failed(exc)
             return
         self._execute(commands)
-
-    def _do(self, action: Action) -> None:
-        self._out.append(action)
-
-    def _send(self, message: msg.ToWorker) -> None:
-        self._out.append(Send(message))
-
-    def _log(self, message: str) -> None:
-        self._out.append(LogLine(message))
-
-    def _emit(self, data: em.SessionEventData) -> None:
-        self._out.append(Emit(data))
 
 
 def _between(start: float | None, end: float | None) -> float | None:

@@ -123,28 +123,28 @@ class CallDriver:
         self.worker = worker
         predicted = self._predict_answer_prompt()
         with self._guard:
-            self._carry_out(self.core.place(worker.worker_id, predicted, self._now()))
+            self._carry_out(self.core.place(worker.worker_id, predicted, self._clock.monotonic()))
 
     def fail_before_placing(self, reason: str) -> None:
         with self._guard:
-            self._carry_out(self.core.fail_before_placing(reason, self._now()))
+            self._carry_out(self.core.fail_before_placing(reason, self._clock.monotonic()))
 
     def cancel_queued(self) -> None:
         with self._guard:
-            self._carry_out(self.core.cancel_queued(self._now()))
+            self._carry_out(self.core.cancel_queued(self._clock.monotonic()))
 
     def end(self) -> None:
         """DELETE /sessions/{id}: cancel before the answer, hang up after it."""
         with self._guard:
-            self._carry_out(self.core.end(self._now()))
+            self._carry_out(self.core.end(self._clock.monotonic()))
 
     def on_worker_message(self, message: CallMessage) -> None:
         with self._guard:
-            self._carry_out(self.core.worker_message(message, self._now()))
+            self._carry_out(self.core.worker_message(message, self._clock.monotonic()))
 
     def on_worker_lost(self) -> None:
         with self._guard:
-            self._carry_out(self.core.worker_lost(self._now()))
+            self._carry_out(self.core.worker_lost(self._clock.monotonic()))
 
     @property
     def api_to_invite_seconds(self) -> float | None:
@@ -152,48 +152,46 @@ class CallDriver:
 
     # ------------------------------------------------------------------ the loop
 
-    def _now(self) -> float:
-        return self._clock.monotonic()
-
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
-            match action:
-                case Send():
-                    self._send(action.message)
-                case PlaceLeg():
-                    worker = self._worker()
-                    self.host.bind_leg(worker, action.make_call.call_id, self)
-                    worker.send(action.make_call)
-                case Record():
-                    Path(action.start.path).parent.mkdir(parents=True, exist_ok=True)
-                    self._send(action.start)
+            match action:  # the commonest first
+                case LogLine():
+                    self.host.log_session(self.session, action.message)
+                case Emit():
+                    self.host.emit(self.session, action.data)
                 case StartTimer():
                     self._start_timer(action.key, action.deadline)
                 case StopTimer():
                     handle = self._timers.pop(action.key, None)
                     if handle is not None:
                         handle.cancel()
-                case LogLine():
-                    self.host.log_session(self.session, action.message)
-                case Emit():
-                    self.host.emit(self.session, action.data)
+                case Send():
+                    self._send(action.message)
                 case RecordState():
                     self.session.call_state = action.state
                     if action.state is CallState.CONNECTED:
                         self.session.date_answered = self._clock.utc()
                     self.host.save_session(self.session)
-                case RecordOutcome():
-                    self._record_outcome(action)
+                case PlaceLeg():
+                    worker = self._worker()
+                    self.host.bind_leg(worker, action.make_call.call_id, self)
+                    worker.send(action.make_call)
                 case StartFlow():
                     self._start_flow()
+                case RecordOutcome():
+                    self._record_outcome(action)
+                case Finished():
+                    self._finished()
+
                 case RenderSpeech():
                     self._render_speech(action.command)
+                case Record():
+                    Path(action.start.path).parent.mkdir(parents=True, exist_ok=True)
+                    self._send(action.start)
                 case RequestWebhook():
                     self._spawn(self._webhook(action.command))
                 case ReleaseSlots():
                     self.host.release_reservation(self._worker(), action.count)
-                case Finished():
-                    self._finished()
                 case _:
                     assert_never(action)
 
@@ -210,13 +208,13 @@ class CallDriver:
         earlier = self._timers.pop(key, None)
         if earlier is not None:
             earlier.cancel()
-        delay = max(0.0, deadline - self._clock.monotonic())
-        self._timers[key] = self._loop.call_later(delay, self._timer_fired, key)
+        when = self._loop.time() + deadline - self._clock.monotonic()
+        self._timers[key] = self._loop.call_at(when, self._timer_fired, key)
 
     def _timer_fired(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
         with self._guard:
-            self._carry_out(self.core.timer_fired(key, self._now()))
+            self._carry_out(self.core.timer_fired(key, self._clock.monotonic()))
 
     def _record_outcome(self, action: RecordOutcome) -> None:
         session = self.session
@@ -231,9 +229,9 @@ class CallDriver:
         try:
             run = self.host.new_flow_run(self.session)
         except EngineError as exc:
-            self._carry_out(self.core.flow_unavailable(exc, self._now()))
+            self._carry_out(self.core.flow_unavailable(exc, self._clock.monotonic()))
             return
-        self._carry_out(self.core.flow_started(run, self._now()))
+        self._carry_out(self.core.flow_started(run, self._clock.monotonic()))
 
     def _finished(self) -> None:
         for handle in self._timers.values():
@@ -276,7 +274,9 @@ class CallDriver:
         rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
         if rendered is not None:
             self._carry_out(
-                self.core.speech_ready(command.playback_id, str(rendered), None, self._now())
+                self.core.speech_ready(
+                    command.playback_id, str(rendered), None, self._clock.monotonic()
+                )
             )
         else:
             self._spawn(self._render_and_play(command))
@@ -287,12 +287,16 @@ class CallDriver:
         except EngineError as exc:
             with self._guard:
                 self._carry_out(
-                    self.core.speech_ready(command.playback_id, None, str(exc), self._now())
+                    self.core.speech_ready(
+                        command.playback_id, None, str(exc), self._clock.monotonic()
+                    )
                 )
             return
         with self._guard:
             self._carry_out(
-                self.core.speech_ready(command.playback_id, str(path), None, self._now())
+                self.core.speech_ready(
+                    command.playback_id, str(path), None, self._clock.monotonic()
+                )
             )
 
     # ------------------------------------------------------------------ webhooks
@@ -319,7 +323,7 @@ class CallDriver:
             failure = None if response.is_success else f"HTTP {response.status_code}"
             completed = ev.WebhookCompleted(command.request_id, response.status_code, body, failure)
         with self._guard:
-            self._carry_out(self.core.flow_event(completed, self._now()))
+            self._carry_out(self.core.flow_event(completed, self._clock.monotonic()))
 
     # ------------------------------------------------------------------ tasks
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import TrunkConfig
@@ -27,12 +27,14 @@ class CallSpec:
     requested_at: float
     """When its HTTP request arrived, on the clock of `now`."""
 
-    @property
-    def main_leg(self) -> str:
-        return f"{self.session_id}.a"
+    main_leg: str = field(init=False)
+    """The main leg's call id."""
+    request_uri: str = field(init=False)
+    """The main leg's Request-URI."""
 
-    def request_uri(self) -> str:
-        return self.trunk.request_uri(self.destination)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "main_leg", f"{self.session_id}.a")
+        object.__setattr__(self, "request_uri", self.trunk.request_uri(self.destination))
 
     def target_uri(self, target: str) -> str | None:
         """A flow's transfer or dial target as a Request-URI: a SIP URI as it is, an E.164

@@ -273,7 +273,7 @@ class WorkerPool:
         return worker
 
     async def _read(self, worker: WorkerHandle) -> None:
-        async for message in worker.process.messages():
+        while (message := await worker.process.next_message()) is not None:
             worker.last_heard = self._clock.monotonic()
             worker.asked = False
             match message:

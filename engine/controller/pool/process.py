@@ -13,7 +13,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.ipc.codec import decode_from_worker, encode
@@ -102,21 +102,18 @@ class WorkerSubprocess:
         if doorbell_port:
             self._doorbell.ring(doorbell_port)
 
-    async def messages(self) -> AsyncIterator[FromWorker | Unreadable]:
-        """What the worker sends, line by line, until it closes its end or dies."""
-        while True:
-            try:
-                line = await self._reader.readline()
-            except ConnectionError:
-                return
-            if not line:
-                return
-            try:
-                message = decode_from_worker(line)
-            except ValueError:
-                yield Unreadable(line)
-                continue
-            yield message
+    async def next_message(self) -> FromWorker | Unreadable | None:
+        """The next thing the worker sends; None once it has closed its end or died."""
+        try:
+            line = await self._reader.readline()
+        except ConnectionError:
+            return None
+        if not line:
+            return None
+        try:
+            return decode_from_worker(line)
+        except ValueError:
+            return Unreadable(line)
 
     async def wait(self) -> int:
         """The exit status, once the process has ended."""

@@ -83,6 +83,8 @@ class CallRecord:
 
 
 INVITE_PARTS = ("queue_seconds", "worker_pickup_seconds", "make_call_seconds")
+TIMED_EVENTS = (em.CallInviteSent, em.CallAnswered, em.CallEnded)
+"""The events whose times and fields a load report reads."""
 RTP_FIELDS = ("rtp_packets_sent", "rtp_packets_received", "rtp_packets_lost", "rtp_jitter_ms")
 """The parts of api_to_invite in a `call.invite_sent` event: trunk queue and dispatch in the
 controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
@@ -129,7 +131,7 @@ class EventRecorder:
             self._spool_file.close()
 
     def emit(self, session_id: str, kind: em.EventKind, data: em.EventData) -> None:
-        if not isinstance(data, em.CallInviteSent | em.CallAnswered | em.CallEnded):
+        if not isinstance(data, TIMED_EVENTS):
             return
         now = time.monotonic()
         times = self.sessions.setdefault(session_id, SessionTimes())

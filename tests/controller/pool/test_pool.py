@@ -41,9 +41,8 @@ class StandInProcess:
     def send(self, message: Message, doorbell_port: int) -> None:
         self.sent.append(message)
 
-    async def messages(self) -> AsyncIterator[FromWorker | Unreadable]:
-        for message in self.says:
-            yield message
+    async def next_message(self) -> FromWorker | Unreadable | None:
+        return self.says.pop(0) if self.says else None
 
     async def wait(self) -> int:
         return 0

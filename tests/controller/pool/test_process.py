@@ -42,16 +42,15 @@ async def doorbell() -> AsyncIterator[Doorbell]:
 
 async def test_messages_arrive_decoded_and_a_bad_line_as_unreadable(doorbell: Doorbell) -> None:
     worker = await WorkerSubprocess.start(scripted_worker.command("answers"), options_for, doorbell)
-    messages = worker.messages()
     async with asyncio.timeout(DEADLINE_SECONDS):
-        ready = await anext(messages)
+        ready = await worker.next_message()
         assert isinstance(ready, Ready)
         assert ready.worker_id == 7 and ready.pid == worker.pid and ready.sip_port > 0
-        assert await anext(messages) == Unreadable(scripted_worker.UNREADABLE_LINE)
+        assert await worker.next_message() == Unreadable(scripted_worker.UNREADABLE_LINE)
         worker.send(StatsRequest(), ready.sip_port)
-        assert isinstance(await anext(messages), Stats)
+        assert isinstance(await worker.next_message(), Stats)
         worker.send(Shutdown(), ready.sip_port)
-        assert [message async for message in messages] == []
+        assert await worker.next_message() is None
         assert await worker.wait() == 0
     worker.close()
 
@@ -80,21 +79,17 @@ async def test_abort_kills_a_worker_that_ignores_it_after_the_grace(
     worker = await WorkerSubprocess.start(
         scripted_worker.command("deaf-to-abort"), options_for, doorbell
     )
-    messages = worker.messages()
     async with asyncio.timeout(DEADLINE_SECONDS):
-        assert isinstance(await anext(messages), Ready)  # its SIGABRT handler is set by now
+        assert isinstance(await worker.next_message(), Ready)  # its SIGABRT handler is set by now
         worker.abort()
         assert await worker.wait() == -signal.SIGKILL
-    await messages.aclose()
     worker.close()
 
 
 async def test_abort_ends_a_worker_that_acts_on_it(doorbell: Doorbell) -> None:
     worker = await WorkerSubprocess.start(scripted_worker.command("mute"), options_for, doorbell)
-    messages = worker.messages()
     async with asyncio.timeout(DEADLINE_SECONDS):
-        assert isinstance(await anext(messages), Ready)
+        assert isinstance(await worker.next_message(), Ready)
         worker.abort()
         assert await worker.wait() == -signal.SIGABRT
-    await messages.aclose()
     worker.close()
