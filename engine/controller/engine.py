@@ -295,11 +295,17 @@ class Engine:
     # ------------------------------------------------------------------ CallHost
 
     def log_session(self, session: Session, message: str) -> None:
-        entry = LogEntry(self.clock.utc(), message)
-        session.log.append(entry)
-        self.store.append_log(session.id, len(session.log) - 1, entry)
+        self.log_lines(session, [message])
+
+    def log_lines(self, session: Session, messages: list[str]) -> None:
+        """Lines of the session's log, written at one moment (one clock reading, one write)."""
+        date = self.clock.utc()
+        first = len(session.log)
+        session.log.extend(LogEntry(date, message) for message in messages)
+        self.store.append_logs(session.id, first, date, messages)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s", message, extra={"session_id": session.id})
+            for message in messages:
+                log.debug("%s", message, extra={"session_id": session.id})
 
     def save_session(self, session: Session) -> None:
         self.store.save(session)

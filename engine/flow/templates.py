@@ -15,11 +15,10 @@ from engine.errors import FlowRuntimeError
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _COMPILED: dict[str, Template] = {}
-_MARKERS = ("{{", "{%", "{#")
 
 
 def is_template(text: str) -> bool:
-    return any(marker in text for marker in _MARKERS)
+    return "{{" in text or "{%" in text or "{#" in text
 
 
 def check_template(text: str) -> str:

@@ -144,9 +144,16 @@ class SessionStore:
                 self._schedule_flush()
 
     def append_log(self, session_id: str, seq: int, entry: LogEntry) -> None:
-        row = self._log_row(session_id, seq, entry)
+        self.append_logs(session_id, seq, entry.date, [entry.message])
+
+    def append_logs(
+        self, session_id: str, first_seq: int, date: datetime, messages: Sequence[str]
+    ) -> None:
+        """Log lines written at one moment, numbered from `first_seq`."""
+        stamp = date.isoformat()
+        rows = [(session_id, first_seq + i, stamp, message) for i, message in enumerate(messages)]
         with self._lock:
-            self._pending_logs.append(row)
+            self._pending_logs.extend(rows)
             self._schedule_flush()
 
     def flush(self) -> None:

@@ -1,7 +1,9 @@
 """What the call core asks its driver to do: plain data, carried out in the order returned.
 
-Slotted dataclasses, not frozen ones: a call makes dozens, and a frozen one costs about twice
-as much to build; nothing keeps them after carrying them out."""
+A line of the session log is the `str` itself and an event to emit is its payload itself (a
+`SessionEventData`): a call makes dozens of each, and wrapping them cost the controller more
+than it said. The others are slotted dataclasses, not frozen ones (a frozen one costs about
+twice as much to build); nothing keeps them once carried out."""
 
 from __future__ import annotations
 
@@ -72,20 +74,6 @@ class StopTimer:
 
 
 @dataclass(slots=True)
-class LogLine:
-    """A line of the session log."""
-
-    message: str
-
-
-@dataclass(slots=True)
-class Emit:
-    """An event of the session (metrics, the engine's log, MQTT)."""
-
-    data: SessionEventData
-
-
-@dataclass(slots=True)
 class RecordState:
     """Write the session's call state (and, for Connected, when it was answered)."""
 
@@ -135,13 +123,13 @@ class Finished:
 
 
 Action = (
-    Send
+    str
+    | SessionEventData
+    | Send
     | PlaceLeg
     | Record
     | StartTimer
     | StopTimer
-    | LogLine
-    | Emit
     | RecordState
     | RecordOutcome
     | StartFlow

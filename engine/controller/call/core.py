@@ -20,9 +20,7 @@ from typing import Protocol, assert_never
 
 from engine.controller.call.actions import (
     Action,
-    Emit,
     Finished,
-    LogLine,
     PlaceLeg,
     Record,
     RecordOutcome,
@@ -193,7 +191,7 @@ class CallCore:
         self._move(Trigger.WORKER_LOST)
         self._worker_lost = True
         self._final_code, self._final_reason = None, "worker lost"
-        self._out.append(LogLine("worker lost"))
+        self._out.append("worker lost")
         self._legs.lost(self._out)
         self._deliver(ev.RemoteHangup(sip_code=500, reason="worker lost"))
         self._finish_after_hangup()
@@ -217,7 +215,7 @@ class CallCore:
                 self._finish_after_hangup()
             case TimerKind.TAIL_HANGUP:
                 self._require((P.HANGING_UP,), what="the tail hang-up timeout")
-                self._out.append(LogLine("the worker has not hung up: sending the hang-up"))
+                self._out.append("the worker has not hung up: sending the hang-up")
                 self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg)))
             case TimerKind.FLOW:
                 if self._flow_timers.pop(key.id, None) is None:
@@ -234,14 +232,14 @@ class CallCore:
         self._now = now
         self._require((P.CONNECTED,), what="a flow start")
         self._flow = run
-        self._out.append(LogLine(f"flow {self.spec.flow_id} started"))
+        self._out.append(f"flow {self.spec.flow_id} started")
         try:
             self._execute(run.start(now))
         except EngineError as exc:
             self._flow_failed(exc)
         else:
             if self._prompts.drop():
-                self._out.append(LogLine("the flow began otherwise than predicted"))
+                self._out.append("the flow began otherwise than predicted")
                 self._out.append(
                     Send(
                         msg.StopPlayback(
@@ -265,7 +263,7 @@ class CallCore:
         if playback_id in self._speech_pending:  # else stopped while rendering: already told
             self._speech_pending.discard(playback_id)
             if path is None:
-                self._out.append(LogLine(f"text to speech failed: {error}"))
+                self._out.append(f"text to speech failed: {error}")
                 self._deliver(ev.PlaybackFinished(playback_id, interrupted=True))
             else:
                 self._play_audio(cmd.PlayAudio(playback_id, path))
@@ -307,10 +305,10 @@ class CallCore:
                 self._require(_RINGING, what="CallProgress")
                 if self._ringing_at is None:
                     self._ringing_at = message.progress_at
-                    self._out.append(LogLine(f"ringing ({message.sip_code} {message.reason})"))
+                    self._out.append(f"ringing ({message.sip_code} {message.reason})")
                     early_media = message.sip_code == 183
                     self._out.append(
-                        Emit(em.CallRinging(sip_code=message.sip_code, early_media=early_media))
+                        em.CallRinging(sip_code=message.sip_code, early_media=early_media)
                     )
             case msg.CallAnswered():
                 self._answered(message)
@@ -333,7 +331,7 @@ class CallCore:
             case msg.TransferResult():
                 self._require(_ANSWERED, what="TransferResult")
                 self._transfers.discard(message.transfer_id)
-                self._out.append(LogLine(f"transfer {message.sip_code} {message.reason}".strip()))
+                self._out.append(f"transfer {message.sip_code} {message.reason}".strip())
                 self._deliver(
                     ev.TransferFinished(
                         message.transfer_id, message.accepted, message.sip_code, message.reason
@@ -351,18 +349,16 @@ class CallCore:
 
     def _invite_sent(self, message: msg.InviteSent) -> None:
         self._invite_sent_at = message.sent_at or self._now
-        self._out.append(LogLine(f"INVITE sent to {self.spec.trunk.name}"))
+        self._out.append(f"INVITE sent to {self.spec.trunk.name}")
         self._out.append(
-            Emit(
-                em.CallInviteSent(
-                    trunk=self.spec.trunk.name,
-                    request_uri=self.spec.request_uri,
-                    worker_id=str(self._worker_id) if self._worker_id is not None else None,
-                    api_to_invite_seconds=self.api_to_invite_seconds,
-                    queue_seconds=_between(self.spec.requested_at, self._handed_at),
-                    worker_pickup_seconds=_between(self._handed_at, message.received_at),
-                    make_call_seconds=_between(message.received_at, message.sent_at),
-                )
+            em.CallInviteSent(
+                trunk=self.spec.trunk.name,
+                request_uri=self.spec.request_uri,
+                worker_id=str(self._worker_id) if self._worker_id is not None else None,
+                api_to_invite_seconds=self.api_to_invite_seconds,
+                queue_seconds=_between(self.spec.requested_at, self._handed_at),
+                worker_pickup_seconds=_between(self._handed_at, message.received_at),
+                make_call_seconds=_between(message.received_at, message.sent_at),
             )
         )
 
@@ -371,13 +367,11 @@ class CallCore:
         self._answered_at = message.answered_at
         self._out.append(StopTimer(_RING_TIMER))
         self._out.append(RecordState(CallState.CONNECTED))
-        self._out.append(LogLine("answered"))
+        self._out.append("answered")
         self._out.append(
-            Emit(
-                em.CallAnswered(
-                    post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
-                    answer_time_seconds=_between(self._invite_sent_at, self._answered_at),
-                )
+            em.CallAnswered(
+                post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
+                answer_time_seconds=_between(self._invite_sent_at, self._answered_at),
             )
         )
         limit = self.spec.trunk.max_call_duration_seconds
@@ -398,13 +392,11 @@ class CallCore:
             self._out.append(StopTimer(key))
         self._final_code, self._final_reason = message.sip_code, message.reason
         who = "far end" if message.remote_hangup else "engine"
-        self._out.append(LogLine(f"hang-up by {who}: {message.sip_code} {message.reason}".strip()))
+        self._out.append(f"hang-up by {who}: {message.sip_code} {message.reason}".strip())
         if self._rtp is not None:
             self._out.append(
-                LogLine(
-                    f"audio: {self._rtp.packets_sent} RTP packets sent,"
-                    f" {self._rtp.packets_received} received, {self._rtp.packets_lost} lost"
-                )
+                f"audio: {self._rtp.packets_sent} RTP packets sent,"
+                f" {self._rtp.packets_received} received, {self._rtp.packets_lost} lost"
             )
         self._legs.hang_up_all(self._out)
         if self._flow_running():
@@ -425,20 +417,17 @@ class CallCore:
             self._deliver(ev.TimerFired(timer_id))
 
     def _digit(self, message: msg.DigitReceived) -> None:
-        self._out.append(LogLine(f"digit received: {message.digit}"))
+        self._out.append(f"digit received: {message.digit}")
         if _DTMF_DIGIT.fullmatch(message.digit):
-            self._out.append(Emit(em.CallDigitReceived(digit=message.digit)))
+            self._out.append(em.CallDigitReceived(digit=message.digit))
         self._deliver(ev.DigitReceived(message.digit))
 
     def _recording_done(self, message: msg.RecordingDone) -> None:
         self._out.append(
-            LogLine(
-                f"recording saved: {message.path}"
-                f" ({message.duration_seconds:.1f} s, {message.reason})"
-            )
+            f"recording saved: {message.path} ({message.duration_seconds:.1f} s, {message.reason})"
         )
         self._out.append(
-            Emit(em.RecordingSaved(path=message.path, duration_seconds=message.duration_seconds))
+            em.RecordingSaved(path=message.path, duration_seconds=message.duration_seconds)
         )
         if self._recordings.pop(message.recording_id, None) is not None:
             self._deliver(
@@ -449,7 +438,7 @@ class CallCore:
 
     def _command_failed(self, message: msg.CommandFailed) -> None:
         """Log it, and tell whoever waits on the command: the flow, or a second leg."""
-        self._out.append(LogLine(f"{message.command} failed: {message.reason}"))
+        self._out.append(f"{message.command} failed: {message.reason}")
         subject = message.subject_id
         if subject is None:
             return
@@ -479,7 +468,7 @@ class CallCore:
                 if self.phase is P.ENDING and not self._legs:
                     self._finish_after_hangup()
             case msg.CommandFailed():
-                self._out.append(LogLine(f"second leg {message.command} failed: {message.reason}"))
+                self._out.append(f"second leg {message.command} failed: {message.reason}")
             case msg.InviteSent() | msg.CallProgress() | msg.DigitReceived():
                 pass  # the second leg's progress and digits are not the session's
             case msg.PlaybackDone() | msg.RecordingDone() | msg.TransferResult() | msg.DigitsSent():
@@ -498,25 +487,16 @@ class CallCore:
         match command:
             case cmd.StepStarted():
                 detail = f": {command.detail}" if command.detail else ""
-                self._out.append(
-                    LogLine(f"step {command.step} ({command.step_type}) started{detail}")
-                )
-                self._out.append(
-                    Emit(em.FlowStepStarted(step=command.step, type=command.step_type))
-                )
+                self._out.append(f"step {command.step} ({command.step_type}) started{detail}")
+                self._out.append(em.FlowStepStarted(step=command.step, type=command.step_type))
             case cmd.StepFinished():
                 detail = f": {command.detail}" if command.detail else ""
                 self._out.append(
-                    LogLine(
-                        f"step {command.step} ({command.step_type}) finished:"
-                        f" {command.result}{detail}"
-                    )
+                    f"step {command.step} ({command.step_type}) finished: {command.result}{detail}"
                 )
                 self._out.append(
-                    Emit(
-                        em.FlowStepFinished(
-                            step=command.step, type=command.step_type, result=command.result
-                        )
+                    em.FlowStepFinished(
+                        step=command.step, type=command.step_type, result=command.result
                     )
                 )
             case cmd.SetTimer():
@@ -539,9 +519,9 @@ class CallCore:
                 self._flow_hangup(command)
             case cmd.FlowFinished():
                 if command.error:
-                    self._out.append(LogLine(f"flow ended with an error: {command.error}"))
+                    self._out.append(f"flow ended with an error: {command.error}")
                 else:
-                    self._out.append(LogLine(f"flow finished: {command.result}"))
+                    self._out.append(f"flow finished: {command.result}")
                 if self.phase is P.ENDING:
                     self._finish_after_hangup()
 
@@ -568,7 +548,7 @@ class CallCore:
             case cmd.HangupLeg():
                 self._legs.hang_up(command, self._out)
             case cmd.CallWebhook():
-                self._out.append(LogLine(f"webhook {command.method} {command.url}"))
+                self._out.append(f"webhook {command.method} {command.url}")
                 self._out.append(RequestWebhook(command))
             case _:
                 assert_never(command)
@@ -607,7 +587,7 @@ class CallCore:
 
     def _drop_answer_prompt(self) -> None:
         if self._prompts.drop():
-            self._out.append(LogLine("the flow began otherwise than predicted"))
+            self._out.append("the flow began otherwise than predicted")
             self._out.append(
                 Send(msg.StopPlayback(call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID))
             )
@@ -661,7 +641,7 @@ class CallCore:
             self._later.append(ev.TransferFinished(command.transfer_id, False, 0, why))
             return
         self._transfers.add(command.transfer_id)
-        self._out.append(LogLine(f"transferring to {target}"))
+        self._out.append(f"transferring to {target}")
         self._out.append(
             Send(
                 msg.Transfer(
@@ -674,7 +654,7 @@ class CallCore:
         if self.phase is P.CONNECTED and self._prompts.tail_armed:
             # The worker hangs up by itself when the pauses after the prompt are over.
             self._move(Trigger.HANG_UP)
-            self._out.append(LogLine(f"hanging up: {command.reason}"))
+            self._out.append(f"hanging up: {command.reason}")
             deadline = self._now + TAIL_HANGUP_GRACE_SECONDS
             self._out.append(StartTimer(_TAIL_TIMER, deadline))
             return
@@ -686,7 +666,7 @@ class CallCore:
         self._move(Trigger.CANCEL)
         self._cancel = cause
         self._out.append(StopTimer(_RING_TIMER))
-        self._out.append(LogLine(message))
+        self._out.append(message)
         self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg, sip_code=487)))
 
     def _hang_up(self, why: str) -> None:
@@ -694,12 +674,12 @@ class CallCore:
         if self.phase is not P.CONNECTED:
             return
         self._move(Trigger.HANG_UP)
-        self._out.append(LogLine(f"hanging up: {why}"))
+        self._out.append(f"hanging up: {why}")
         self._legs.hang_up_all(self._out)
         self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg)))
 
     def _flow_failed(self, exc: EngineError) -> None:
-        self._out.append(LogLine(f"flow error: {exc}"))
+        self._out.append(f"flow error: {exc}")
         self._hang_up("flow error")
 
     def _finish_after_hangup(self) -> None:
@@ -724,36 +704,30 @@ class CallCore:
         self.outcome = outcome
         self._legs.release_unused(self._out)
         detail = f" ({sip_code} {reason})" if sip_code else (f" ({reason})" if reason else "")
-        self._out.append(LogLine(f"outcome: {outcome.value}{detail}"))
+        self._out.append(f"outcome: {outcome.value}{detail}")
         self._out.append(RecordOutcome(outcome, sip_code, reason))
         end = self._ended_at or self._now
         rtp = self._rtp
         self._out.append(
-            Emit(
-                em.CallEnded(
-                    outcome=outcome,
-                    sip_code=sip_code,
-                    sip_reason=reason,
-                    post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
-                    ring_seconds=_between(
-                        self._ringing_at or self._invite_sent_at, self._answered_at or end
-                    )
-                    if self._invite_sent_at
-                    else None,
-                    talk_seconds=_between(self._answered_at, end),
-                    rtp_packets_sent=rtp.packets_sent if rtp else None,
-                    rtp_packets_received=rtp.packets_received if rtp else None,
-                    rtp_packets_lost=rtp.packets_lost if rtp else None,
-                    rtp_jitter_ms=rtp.jitter_ms if rtp else None,
+            em.CallEnded(
+                outcome=outcome,
+                sip_code=sip_code,
+                sip_reason=reason,
+                post_dial_delay_seconds=_between(self._invite_sent_at, self._ringing_at),
+                ring_seconds=_between(
+                    self._ringing_at or self._invite_sent_at, self._answered_at or end
                 )
+                if self._invite_sent_at
+                else None,
+                talk_seconds=_between(self._answered_at, end),
+                rtp_packets_sent=rtp.packets_sent if rtp else None,
+                rtp_packets_received=rtp.packets_received if rtp else None,
+                rtp_packets_lost=rtp.packets_lost if rtp else None,
+                rtp_jitter_ms=rtp.jitter_ms if rtp else None,
             )
         )
         self._out.append(
-            Emit(
-                em.SessionCompleted(
-                    outcome=outcome, duration_seconds=self._now - self.spec.created_at
-                )
-            )
+            em.SessionCompleted(outcome=outcome, duration_seconds=self._now - self.spec.created_at)
         )
         self._out.append(Finished())
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, assert_never
 
 import httpx
@@ -17,9 +16,7 @@ from engine.clock import Clock
 from engine.config import TrunkConfig
 from engine.controller.call.actions import (
     Action,
-    Emit,
     Finished,
-    LogLine,
     PlaceLeg,
     Record,
     RecordOutcome,
@@ -40,7 +37,7 @@ from engine.controller.call.spec import CallSpec
 from engine.controller.pool import WorkerHandle
 from engine.controller.tts import TtsCache
 from engine.errors import EngineError
-from engine.events.model import SessionEventData
+from engine.events.model import EventData, SessionEventData
 from engine.flow import commands as cmd
 from engine.flow import events as ev
 from engine.flow.first_prompt import first_prompt
@@ -48,6 +45,10 @@ from engine.ipc import messages as msg
 from engine.sessions.model import CallState, Session
 
 log = logging.getLogger(__name__)
+
+
+_LEAVE_THE_LOG_ALONE = (EventData, Send, StartTimer, StopTimer)
+"""Actions that neither read the session log nor add to it."""
 
 
 class CallHost(Protocol):
@@ -62,7 +63,7 @@ class CallHost(Protocol):
         """Hand the worker the flow's first prompt with the INVITE (MakeCall.answer_prompt)."""
         ...
 
-    def log_session(self, session: Session, message: str) -> None: ...
+    def log_lines(self, session: Session, messages: list[str]) -> None: ...
 
     def save_session(self, session: Session) -> None: ...
 
@@ -114,7 +115,6 @@ class CallDriver:
         self._loop = asyncio.get_running_loop()
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._guard = _ProtocolErrorsLogged(session.id)
 
     # ------------------------------------------------------------------ inputs
 
@@ -122,29 +122,29 @@ class CallDriver:
         """Send the INVITE through `worker`, on which `legs_needed` slots are reserved."""
         self.worker = worker
         predicted = self._predict_answer_prompt()
-        with self._guard:
-            self._carry_out(self.core.place(worker.worker_id, predicted, self._clock.monotonic()))
+        self._feed(lambda now: self.core.place(worker.worker_id, predicted, now))
 
     def fail_before_placing(self, reason: str) -> None:
-        with self._guard:
-            self._carry_out(self.core.fail_before_placing(reason, self._clock.monotonic()))
+        self._feed(lambda now: self.core.fail_before_placing(reason, now))
 
     def cancel_queued(self) -> None:
-        with self._guard:
-            self._carry_out(self.core.cancel_queued(self._clock.monotonic()))
+        self._feed(lambda now: self.core.cancel_queued(now))
 
     def end(self) -> None:
         """DELETE /sessions/{id}: cancel before the answer, hang up after it."""
-        with self._guard:
-            self._carry_out(self.core.end(self._clock.monotonic()))
+        self._feed(lambda now: self.core.end(now))
 
     def on_worker_message(self, message: CallMessage) -> None:
-        with self._guard:
-            self._carry_out(self.core.worker_message(message, self._clock.monotonic()))
+        # Spelled out, not through _feed: this runs for every message of every call.
+        try:
+            actions = self.core.worker_message(message, self._clock.monotonic())
+        except CallProtocolError as error:
+            self._protocol_error(error)
+            return
+        self._carry_out(actions)
 
     def on_worker_lost(self) -> None:
-        with self._guard:
-            self._carry_out(self.core.worker_lost(self._clock.monotonic()))
+        self._feed(lambda now: self.core.worker_lost(now))
 
     @property
     def api_to_invite_seconds(self) -> float | None:
@@ -153,12 +153,19 @@ class CallDriver:
     # ------------------------------------------------------------------ the loop
 
     def _carry_out(self, actions: list[Action]) -> None:
+        # Log lines are written together, before anything that may read or extend the log (a
+        # save, the flow, the end), so that the log keeps their order.
+        lines: list[str] = []
         for action in actions:
+            if isinstance(action, str):
+                lines.append(action)
+                continue
+            if lines and not isinstance(action, _LEAVE_THE_LOG_ALONE):
+                self.host.log_lines(self.session, lines)
+                lines = []
             match action:  # the commonest first
-                case LogLine():
-                    self.host.log_session(self.session, action.message)
-                case Emit():
-                    self.host.emit(self.session, action.data)
+                case EventData():
+                    self.host.emit(self.session, action)
                 case StartTimer():
                     self._start_timer(action.key, action.deadline)
                 case StopTimer():
@@ -194,6 +201,22 @@ class CallDriver:
                     self.host.release_reservation(self._worker(), action.count)
                 case _:
                     assert_never(action)
+        if lines:
+            self.host.log_lines(self.session, lines)
+
+    def _feed(self, input_: Callable[[float], list[Action]]) -> None:
+        """Give the core an input with the time, and carry out what it answers."""
+        try:
+            actions = input_(self._clock.monotonic())
+        except CallProtocolError as error:
+            self._protocol_error(error)
+            return
+        self._carry_out(actions)
+
+    def _protocol_error(self, error: CallProtocolError) -> None:
+        """The core refused an input before changing anything: a bug, logged, not raised into
+        whoever delivered the input."""
+        log.error("call protocol error: %s", error, extra={"session_id": self.session.id})
 
     def _worker(self) -> WorkerHandle:
         if self.worker is None:
@@ -213,8 +236,12 @@ class CallDriver:
 
     def _timer_fired(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
-        with self._guard:
-            self._carry_out(self.core.timer_fired(key, self._clock.monotonic()))
+        try:
+            actions = self.core.timer_fired(key, self._clock.monotonic())
+        except CallProtocolError as error:
+            self._protocol_error(error)
+            return
+        self._carry_out(actions)
 
     def _record_outcome(self, action: RecordOutcome) -> None:
         session = self.session
@@ -229,9 +256,10 @@ class CallDriver:
         try:
             run = self.host.new_flow_run(self.session)
         except EngineError as exc:
-            self._carry_out(self.core.flow_unavailable(exc, self._clock.monotonic()))
+            error = exc
+            self._feed(lambda now: self.core.flow_unavailable(error, now))
             return
-        self._carry_out(self.core.flow_started(run, self._clock.monotonic()))
+        self._feed(lambda now: self.core.flow_started(run, now))
 
     def _finished(self) -> None:
         for handle in self._timers.values():
@@ -273,11 +301,8 @@ class CallDriver:
     def _render_speech(self, command: cmd.Speak) -> None:
         rendered = self.host.tts.rendered(command.text, command.voice, command.rate_wpm)
         if rendered is not None:
-            self._carry_out(
-                self.core.speech_ready(
-                    command.playback_id, str(rendered), None, self._clock.monotonic()
-                )
-            )
+            path = str(rendered)
+            self._feed(lambda now: self.core.speech_ready(command.playback_id, path, None, now))
         else:
             self._spawn(self._render_and_play(command))
 
@@ -285,19 +310,10 @@ class CallDriver:
         try:
             path = await self.host.tts.render(command.text, command.voice, command.rate_wpm)
         except EngineError as exc:
-            with self._guard:
-                self._carry_out(
-                    self.core.speech_ready(
-                        command.playback_id, None, str(exc), self._clock.monotonic()
-                    )
-                )
+            error = str(exc)
+            self._feed(lambda now: self.core.speech_ready(command.playback_id, None, error, now))
             return
-        with self._guard:
-            self._carry_out(
-                self.core.speech_ready(
-                    command.playback_id, str(path), None, self._clock.monotonic()
-                )
-            )
+        self._feed(lambda now: self.core.speech_ready(command.playback_id, str(path), None, now))
 
     # ------------------------------------------------------------------ webhooks
 
@@ -322,8 +338,7 @@ class CallDriver:
                 body = None
             failure = None if response.is_success else f"HTTP {response.status_code}"
             completed = ev.WebhookCompleted(command.request_id, response.status_code, body, failure)
-        with self._guard:
-            self._carry_out(self.core.flow_event(completed, self._clock.monotonic()))
+        self._feed(lambda now: self.core.flow_event(completed, now))
 
     # ------------------------------------------------------------------ tasks
 
@@ -338,25 +353,3 @@ class CallDriver:
             log.error(
                 "call task failed", exc_info=task.exception(), extra={"session_id": self.session.id}
             )
-
-
-class _ProtocolErrorsLogged:
-    """Around an input to the core: a CallProtocolError is logged with the session id (the
-    core raised it before changing anything), not raised into whoever delivered the input."""
-
-    def __init__(self, session_id: str) -> None:
-        self._context = {"session_id": session_id}
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if isinstance(error, CallProtocolError):
-            log.error("call protocol error: %s", error, extra=self._context)
-            return True
-        return False

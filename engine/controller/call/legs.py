@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from engine.controller.call.actions import (
     Action,
-    LogLine,
     PlaceLeg,
     ReleaseSlots,
     Send,
@@ -62,7 +61,7 @@ class SecondLegs:
         leg_id = self.call_id(command.leg_id)
         self._legs[leg_id] = SecondLeg(command.leg_id)
         caller = command.caller_id or self._spec.caller_id
-        out.append(LogLine(f"dialling second leg {target}"))
+        out.append(f"dialling second leg {target}")
         out.append(PlaceLeg(self._spec.make_call(leg_id, target, caller, command.trunk)))
         key = TimerKey(TimerKind.LEG_RING, leg_id)
         out.append(StartTimer(key, now + command.ring_timeout_seconds))
@@ -74,7 +73,7 @@ class SecondLegs:
         leg = self._legs[leg_id]
         out.append(StopTimer(TimerKey(TimerKind.LEG_RING, leg_id)))
         leg.answered_at = message.answered_at
-        out.append(LogLine("second leg answered: bridging"))
+        out.append("second leg answered: bridging")
         out.append(Send(msg.Bridge(call_id=self._spec.main_leg, other_call_id=leg_id)))
         return ev.DialAnswered(leg.flow_leg_id)
 
@@ -85,7 +84,7 @@ class SecondLegs:
         out.append(StopTimer(TimerKey(TimerKind.LEG_RING, leg_id)))
         ended_at = message.ended_at or now
         duration = ended_at - leg.answered_at if leg.answered_at else 0.0
-        out.append(LogLine(f"second leg ended: {message.sip_code} {message.reason}"))
+        out.append(f"second leg ended: {message.sip_code} {message.reason}")
         return ev.DialFinished(
             leg.flow_leg_id, message.answered, message.sip_code, message.reason, duration
         )

@@ -10,9 +10,7 @@ from typing import TypeVar, assert_never
 from engine.config import TrunkConfig
 from engine.controller.call.actions import (
     Action,
-    Emit,
     Finished,
-    LogLine,
     PlaceLeg,
     Record,
     RecordOutcome,
@@ -31,6 +29,7 @@ from engine.controller.call.answer_prompt import PredictedPrompt
 from engine.controller.call.core import CallCore, CallMessage
 from engine.controller.call.spec import CallSpec
 from engine.errors import FlowError
+from engine.events import model as em
 from engine.flow import commands as cmd
 from engine.flow import events as ev
 from engine.flow.first_prompt import first_prompt
@@ -175,13 +174,13 @@ class Harness:
         return found[-1]
 
     def log(self) -> list[str]:
-        return [a.message for a in self.actions if isinstance(a, LogLine)]
+        return [a for a in self.actions if isinstance(a, str)]
 
     def events(self, kind: type[E]) -> list[E]:
-        return [a.data for a in self.actions if isinstance(a, Emit) and isinstance(a.data, kind)]
+        return [a for a in self.actions if isinstance(a, kind)]
 
     def kinds(self) -> list[str]:
-        return [a.data.kind.value for a in self.actions if isinstance(a, Emit)]
+        return [a.kind.value for a in self.actions if isinstance(a, em.EventData)]
 
     def outcome(self) -> RecordOutcome:
         found = [a for a in self.actions if isinstance(a, RecordOutcome)]
@@ -242,8 +241,8 @@ class Harness:
                     Send()
                     | PlaceLeg()
                     | Record()
-                    | LogLine()
-                    | Emit()
+                    | str()
+                    | em.EventData()
                     | RecordState()
                     | RecordOutcome()
                     | ReleaseSlots()
