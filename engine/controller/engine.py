@@ -301,7 +301,7 @@ class Engine:
         """Lines of the session's log, written at one moment (one clock reading, one write)."""
         date = self.clock.utc()
         first = len(session.log)
-        session.log.extend(LogEntry(date, message) for message in messages)
+        session.log.extend([LogEntry(date, message) for message in messages])
         self.store.append_logs(session.id, first, date, messages)
         if log.isEnabledFor(logging.DEBUG):
             for message in messages:

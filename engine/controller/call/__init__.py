@@ -1,5 +1,5 @@
-"""One session's call: a sans-IO core (phase.py, core.py, answer_prompt.py, legs.py) and the
-asyncio driver that carries out its actions (driver.py)."""
+"""One session's call: a sans-IO core (spec.py, phase.py, core.py, actions.py,
+answer_prompt.py, legs.py) and the asyncio driver that carries out its actions (driver.py)."""
 
 from engine.controller.call.core import CallCore, CallMessage, FlowRunLike
 from engine.controller.call.driver import CallDriver, CallHost

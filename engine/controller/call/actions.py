@@ -1,9 +1,8 @@
 """What the call core asks its driver to do: plain data, carried out in the order returned.
 
 A line of the session log is the `str` itself and an event to emit is its payload itself (a
-`SessionEventData`): a call makes dozens of each, and wrapping them cost the controller more
-than it said. The others are slotted dataclasses, not frozen ones (a frozen one costs about
-twice as much to build); nothing keeps them once carried out."""
+`SessionEventData`), unwrapped because a call makes dozens of each. The others are slotted
+dataclasses, cheap to build; nothing keeps them once carried out."""
 
 from __future__ import annotations
 

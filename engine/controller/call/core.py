@@ -100,8 +100,10 @@ class CallCore:
     def __init__(self, spec: CallSpec) -> None:
         self.spec = spec
         self.phase = CallPhase.QUEUED
-        self.outcome: Outcome | None = None
         self._cancel: CancelCause | None = None
+        self._api_cancel = False
+        """DELETE asked to end the call before any answer: an answer crossing the CANCEL is
+        hung up."""
         self._worker_lost = False
         self._flow: FlowRunLike | None = None
         self._prompts = PromptPlan(None)
@@ -138,7 +140,7 @@ class CallCore:
     def place(self, worker_id: int, predicted: PredictedPrompt | None, now: float) -> list[Action]:
         """The trunk and a worker have room: dial, on `worker_id`, where `legs_needed` slots
         are reserved; the worker plays `predicted` on the answer, if given."""
-        self._now = now
+        self._begin(now)
         self._move(Trigger.PLACE)
         spec = self.spec
         self._worker_id = worker_id
@@ -155,21 +157,25 @@ class CallCore:
 
     def fail_before_placing(self, reason: str, now: float) -> list[Action]:
         """No worker, a shutdown, or placing the call failed before its MakeCall left."""
-        self._now = now
+        self._begin(now)
         self._finish(Outcome.FAILED, None, reason)
         return self._end()
 
     def cancel_queued(self, now: float) -> list[Action]:
-        self._now = now
+        self._begin(now)
         self._require((P.QUEUED,), what="a cancel of a queued call")
         self._finish(Outcome.CANCELED, None, "canceled before dialling")
         return self._end()
 
     def end(self, now: float) -> list[Action]:
         """DELETE /sessions/{id} once dialled: cancel before the answer, hang up after it."""
-        self._now = now
+        self._begin(now)
         if self.phase is P.DIALLING:
             self._cancel_call(CancelCause.API, "canceled by API request: sending CANCEL")
+        elif self.phase is P.CANCELLING and not self._api_cancel:
+            # After the ring timeout's CANCEL: an answer crossing it is hung up, not run.
+            self._api_cancel = True
+            self._out.append("canceled by API request: CANCEL already sent")
         elif self.phase is P.CONNECTED:
             self._hang_up("hung up by API request")
         elif self.phase is P.QUEUED:
@@ -177,7 +183,7 @@ class CallCore:
         return self._end()
 
     def worker_message(self, message: CallMessage, now: float) -> list[Action]:
-        self._now = now
+        self._begin(now)
         if message.call_id == self.spec.main_leg:
             self._main_leg(message)
         elif message.call_id is not None and message.call_id in self._legs:
@@ -187,7 +193,7 @@ class CallCore:
         return self._end()
 
     def worker_lost(self, now: float) -> list[Action]:
-        self._now = now
+        self._begin(now)
         self._move(Trigger.WORKER_LOST)
         self._worker_lost = True
         self._final_code, self._final_reason = None, "worker lost"
@@ -198,7 +204,7 @@ class CallCore:
         return self._end()
 
     def timer_fired(self, key: TimerKey, now: float) -> list[Action]:
-        self._now = now
+        self._begin(now)
         match key.kind:
             case TimerKind.RING:
                 self._require((P.DIALLING,), what="the ring timeout")
@@ -229,7 +235,7 @@ class CallCore:
 
     def flow_started(self, run: FlowRunLike, now: float) -> list[Action]:
         """The answer to StartFlow."""
-        self._now = now
+        self._begin(now)
         self._require((P.CONNECTED,), what="a flow start")
         self._flow = run
         self._out.append(f"flow {self.spec.flow_id} started")
@@ -238,20 +244,12 @@ class CallCore:
         except EngineError as exc:
             self._flow_failed(exc)
         else:
-            if self._prompts.drop():
-                self._out.append("the flow began otherwise than predicted")
-                self._out.append(
-                    Send(
-                        msg.StopPlayback(
-                            call_id=self.spec.main_leg, playback_id=msg.ANSWER_PROMPT_ID
-                        )
-                    )
-                )
+            self._drop_answer_prompt()
         return self._end()
 
     def flow_unavailable(self, error: EngineError, now: float) -> list[Action]:
         """The answer to StartFlow when the flow could not be loaded."""
-        self._now = now
+        self._begin(now)
         self._flow_failed(error)
         return self._end()
 
@@ -259,7 +257,7 @@ class CallCore:
         self, playback_id: str, path: str | None, error: str | None, now: float
     ) -> list[Action]:
         """The answer to RenderSpeech: the prompt's file, or why there is none."""
-        self._now = now
+        self._begin(now)
         if playback_id in self._speech_pending:  # else stopped while rendering: already told
             self._speech_pending.discard(playback_id)
             if path is None:
@@ -271,15 +269,11 @@ class CallCore:
 
     def flow_event(self, event: ev.FlowEvent, now: float) -> list[Action]:
         """An event for the flow from the driver's own work (a webhook's answer)."""
-        self._now = now
+        self._begin(now)
         self._deliver(event)
         return self._end()
 
     # ------------------------------------------------------------------ facts
-
-    @property
-    def finished(self) -> bool:
-        return self.phase is P.FINISHED
 
     @property
     def answered(self) -> bool:
@@ -376,7 +370,7 @@ class CallCore:
         )
         limit = self.spec.trunk.max_call_duration_seconds
         self._out.append(StartTimer(_DURATION_TIMER, self._now + limit))
-        if self._cancel is CancelCause.API:
+        if self._api_cancel:
             self._hang_up("canceled by API request")
         else:
             self._out.append(StartFlow())
@@ -582,6 +576,7 @@ class CallCore:
         if self._prompts.adopts(command):
             self._playing.add(command.playback_id)
             return
+        self._drop_answer_prompt()  # before this prompt's PlayFile, which may follow at once
         self._speech_pending.add(command.playback_id)
         self._out.append(RenderSpeech(command))
 
@@ -665,6 +660,7 @@ class CallCore:
     def _cancel_call(self, cause: CancelCause, message: str) -> None:
         self._move(Trigger.CANCEL)
         self._cancel = cause
+        self._api_cancel = cause is CancelCause.API
         self._out.append(StopTimer(_RING_TIMER))
         self._out.append(message)
         self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg, sip_code=487)))
@@ -685,23 +681,22 @@ class CallCore:
     def _finish_after_hangup(self) -> None:
         if self.phase is P.FINISHED:
             return
-        if self._worker_lost:
-            # Also when the flow finishes on the RemoteHangup that worker_lost delivers.
-            self._finish(Outcome.FAILED, None, "worker lost")
-            return
-        if self._legs:
+        if self._legs and not self._worker_lost:
             return  # waits for the second legs' CallEnded
         outcome = decide_outcome(
             answered=self.answered,
-            worker_lost=False,
+            worker_lost=self._worker_lost,
             cancel=self._cancel,
             sip_code=self._final_code,
         )
-        self._finish(outcome, self._final_code, self._final_reason)
+        if self._worker_lost:
+            # Also when the flow finishes on the RemoteHangup that worker_lost delivers.
+            self._finish(outcome, None, "worker lost")
+        else:
+            self._finish(outcome, self._final_code, self._final_reason)
 
     def _finish(self, outcome: Outcome, sip_code: int | None, reason: str | None) -> None:
         self._move(Trigger.FINISH)
-        self.outcome = outcome
         self._legs.release_unused(self._out)
         detail = f" ({sip_code} {reason})" if sip_code else (f" ({reason})" if reason else "")
         self._out.append(f"outcome: {outcome.value}{detail}")
@@ -733,6 +728,14 @@ class CallCore:
 
     # ------------------------------------------------------------------ helpers
 
+    def _begin(self, now: float) -> None:
+        """An input starts: nothing of an earlier input the core refused midway is carried
+        out with this one."""
+        self._now = now
+        if self._out or self._later:
+            self._out = []
+            self._later.clear()
+
     def _end(self) -> list[Action]:
         while self._later:
             self._deliver(self._later.popleft())
@@ -750,8 +753,8 @@ class CallCore:
         return self._flow is not None and not self._flow.finished
 
     def _deliver(self, event: ev.FlowEvent) -> None:
-        if self._flow is None or self._flow.finished:
-            return
+        if self._flow is None or self._flow.finished or self.phase is P.FINISHED:
+            return  # a flow event after the call's end (a media step interrupted by it)
         try:
             commands = self._flow.handle(event, self._now)
         except EngineError as exc:

@@ -146,10 +146,6 @@ class CallDriver:
     def on_worker_lost(self) -> None:
         self._feed(lambda now: self.core.worker_lost(now))
 
-    @property
-    def api_to_invite_seconds(self) -> float | None:
-        return self.core.api_to_invite_seconds
-
     # ------------------------------------------------------------------ the loop
 
     def _carry_out(self, actions: list[Action]) -> None:
@@ -304,9 +300,9 @@ class CallDriver:
             path = str(rendered)
             self._feed(lambda now: self.core.speech_ready(command.playback_id, path, None, now))
         else:
-            self._spawn(self._render_and_play(command))
+            self._spawn(self._render(command))
 
-    async def _render_and_play(self, command: cmd.Speak) -> None:
+    async def _render(self, command: cmd.Speak) -> None:
         try:
             path = await self.host.tts.render(command.text, command.voice, command.rate_wpm)
         except EngineError as exc:

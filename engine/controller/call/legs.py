@@ -53,9 +53,7 @@ class SecondLegs:
         target = self._spec.target_uri(command.target)
         if target is None:
             return ev.DialFinished(command.leg_id, False, 0, "not a number or SIP URI")
-        if not media_allowed:
-            return ev.DialFinished(command.leg_id, False, 0, "the call is over")
-        if not self._spare_slots:
+        if not media_allowed or not self._spare_slots:
             return ev.DialFinished(command.leg_id, False, 0, "no free slot for a second leg")
         self._spare_slots -= 1
         leg_id = self.call_id(command.leg_id)

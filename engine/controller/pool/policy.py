@@ -89,8 +89,8 @@ class AskForStats(Generic[W]):
 
 @dataclass(frozen=True)
 class Abort(Generic[W]):
-    """The worker has been silent for the whole limit although asked: end it, so that its
-    calls fail as "worker lost" and a new worker takes its place."""
+    """The worker has been silent for the whole limit: end it, so that its calls fail as
+    "worker lost" and a new worker takes its place."""
 
     worker: W
     """The silent worker."""

@@ -51,6 +51,9 @@ def test_a_run_that_begins_otherwise_stops_the_answer_prompt(tmp_path: Path) -> 
     ]
     assert "the flow began otherwise than predicted" in call.log()
     play = call.last_sent(msg.PlayFile)
+    # The worker's prompt stops before the run's own begins.
+    playbacks = call.sent(msg.StopPlayback | msg.PlayFile)  # type: ignore[arg-type]
+    assert [type(m) for m in playbacks] == [msg.StopPlayback, msg.PlayFile]
     assert play.path == "/tts/Something else..wav"
     # The stopped answer prompt's end is not the run's business; its own prompt's is.
     call.playback_done(msg.ANSWER_PROMPT_ID, stopped=True)

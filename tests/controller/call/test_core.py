@@ -153,6 +153,23 @@ def test_an_answer_that_crossed_the_ring_timeout_runs_the_flow(tmp_path: Path) -
     assert "flow test started" in call.log()
 
 
+@pytest.mark.parametrize("answer_crosses", [False, True])
+def test_an_api_cancel_after_the_ring_timeout(tmp_path: Path, answer_crosses: bool) -> None:
+    call = Harness(flow=hold_flow(tmp_path))
+    call.place()
+    call.fire(TimerKind.RING)
+    call.end()
+    assert call.log()[-1] == "canceled by API request: CANCEL already sent"
+    assert len(call.sent(msg.Hangup)) == 1
+    if not answer_crosses:
+        call.ended(487, "Request Terminated", remote=False)
+        assert call.outcome().outcome is Outcome.NO_ANSWER
+        return
+    call.worker(msg.CallAnswered(call_id=MAIN, answered_at=call.now))
+    assert not [a for a in call.actions if isinstance(a, StartFlow)]
+    assert call.log()[-1] == "hanging up: canceled by API request"
+
+
 def test_a_queued_call_can_be_canceled_or_failed() -> None:
     canceled = Harness()
     canceled._carry_out(canceled.core.cancel_queued(START))
@@ -533,3 +550,26 @@ def tone(tmp_path: Path) -> Path:
         wav.setframerate(8000)
         wav.writeframes(b"\0\0" * 800)
     return path
+
+
+def test_nothing_runs_after_a_lost_workers_call_is_finished(tmp_path: Path) -> None:
+    """A lost worker finishes the call at once, on_hangup steps or not: a webhook's answer
+    that comes later does not run the steps after it."""
+    flow = flow_from(
+        tmp_path,
+        {
+            "wait": {"type": "pause", "seconds": 60},
+            "notify": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "next": "again"},
+            "again": {"type": "webhook", "url": "http://127.0.0.1:9/again"},
+        },
+        on_hangup="notify",
+    )
+    call = Harness(flow=flow)
+    call.dial_and_answer()
+    call.lost()
+    assert call.outcome() == RecordOutcome(Outcome.FAILED, None, "worker lost")
+    assert [w.url for w in call.webhooks] == ["http://127.0.0.1:9/hook"]
+    finished = len(call.actions)
+    call.webhook_answered(call.webhooks[0].request_id)
+    assert call.actions[finished:] == []
+    assert len(call.webhooks) == 1
