@@ -11,8 +11,9 @@ EngineError
 │   └── FlowRuntimeError       found while running (a loop that never waits, a bad value)
 ├── ConfigError            the operator's configuration is wrong (names the file and field)
 ├── CallError              the far end, the network or the media failed a call (SIP code)
-│   └── CommandError           a worker command about a call cannot be carried out
-│                              (engine.worker.pjerrors)
+│   └── CommandError           a worker command cannot be carried out: mostly PJSIP's or the
+│                              far end's refusal, also a shutting-down worker or a command
+│                              naming what the worker does not have (engine.worker.pjerrors)
 ├── EngineUnavailable      the engine itself cannot do it now
 │   ├── QueueFull              the trunk's queue is full: 503 with Retry-After
 │   │   └── Overloaded             the controller is too far behind to take more
@@ -23,6 +24,8 @@ EngineError
 │   └── UndecodableMessage     an IPC line that is no message (engine.ipc.codec)
 └── ToolError              a developer tool (SIPp helpers, load test) could not do its job
     ├── SippError              SIPp could not start or run a scenario (engine.tools.sipp.runner)
+    ├── ServiceStartError      mosquitto or `voice-engine serve` did not start
+    │                          (engine.tools.childproc)
     └── HttpClientError        the load test's request got no complete answer
                                (engine.tools.loadtest.http_client)
 

@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _loadtest(args: argparse.Namespace) -> int:
     with tool_imports("loadtest"):
+        import matplotlib  # noqa: F401  the report plots with it: missing, say so before the run
+
         from engine.tools.loadtest.runner import DEFAULT_SCENARIO, LoadOptions, run_load
 
     calls = args.calls

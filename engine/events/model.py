@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
@@ -180,24 +180,13 @@ SessionEventData = (
     | CallEnded
     | SessionCompleted
 )
-"""Every kind's payload: what the engine emits, dispatched over with match."""
+"""Every kind's payload: what the engine emits, dispatched over with match. A new kind is an
+EventKind member, its model, and its place in this union."""
 
 DATA_MODELS: Mapping[EventKind, type[EventData]] = {
-    model.kind: model
-    for model in (
-        SessionCreated,
-        CallInviteSent,
-        CallRinging,
-        CallAnswered,
-        FlowStepStarted,
-        FlowStepFinished,
-        CallDigitReceived,
-        RecordingSaved,
-        CallEnded,
-        SessionCompleted,
-    )
+    model.kind: model for model in get_args(SessionEventData)
 }
-"""Which data model each kind carries: the one list to extend when a kind is added."""
+"""Which data model each kind carries (from the union)."""
 
 
 def validate_data(kind: EventKind, data: EventData | Mapping[str, Any]) -> dict[str, Any]:

@@ -278,9 +278,10 @@ class CommandFailed(Message):
     command: str
     """The failed command's `type`, e.g. "transfer"."""
     subject_id: str | None = None
-    """The id the failed command named within its call: a PlayFile's playback_id, a
-    StartRecording's recording_id, a Transfer's transfer_id, a SendDigits' digits_id; None for
-    commands about a whole call or the worker."""
+    """The id the failed command named within its call (`subject_of`): a PlayFile's or
+    StopPlayback's playback_id, a StartRecording's or StopRecording's recording_id, a Transfer's
+    transfer_id, a SendDigits' digits_id, a Bridge's other_call_id; None for commands about a
+    whole call or the worker."""
     reason: str
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from engine.tools.childproc import stop_child
+from engine.tools.childproc import ServiceStartError, stop_child
 from engine.tools.sipp.ports import free_tcp_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -78,14 +78,14 @@ class MosquittoBroker:
         while True:
             if self._process.poll() is not None:
                 log = (self._dir / "mosquitto.log").read_text(errors="replace")
-                raise RuntimeError(f"mosquitto exited with {self._process.returncode}: {log}")
+                raise ServiceStartError(f"mosquitto exited with {self._process.returncode}: {log}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TimeoutError(f"mosquitto not listening on {self.port}") from None
+                    raise ServiceStartError(f"mosquitto not listening on {self.port}") from None
                 time.sleep(0.02)
 
     def stop(self, timeout: float = 5.0) -> None:

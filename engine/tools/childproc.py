@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
+from engine.errors import ToolError
+
+
+class ServiceStartError(ToolError):
+    """A server a tool starts (mosquitto, `voice-engine serve`) exited or did not answer in
+    time; the message carries its log's tail."""
+
 
 def stop_child(process: subprocess.Popen[bytes], timeout: float) -> int:
     """SIGTERM (so it can save or drain), SIGKILL if it is still there after `timeout`;

@@ -16,7 +16,7 @@ from types import TracebackType
 
 import httpx
 
-from engine.tools.childproc import stop_child
+from engine.tools.childproc import ServiceStartError, stop_child
 
 
 class ServeProcess:
@@ -43,10 +43,10 @@ class ServeProcess:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None:
-                raise RuntimeError(f"voice-engine serve exited: {self.log_tail()}")
+                raise ServiceStartError(f"voice-engine serve exited: {self.log_tail()}")
             if time.monotonic() > deadline:
                 self.close()
-                raise TimeoutError(f"voice-engine serve did not start: {self.log_tail()}")
+                raise ServiceStartError(f"voice-engine serve did not start: {self.log_tail()}")
             time.sleep(0.05)
 
     def terminate(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import get_args
 
 import pytest
 from pydantic import ValidationError
@@ -13,14 +14,16 @@ from engine.events.model import (
     Event,
     EventKind,
     NodeStatus,
+    SessionEventData,
     kind_topic,
     status_topic,
     validate_data,
 )
 
 
-def test_every_kind_has_a_data_model() -> None:
+def test_every_kind_has_one_data_model() -> None:
     assert set(DATA_MODELS) == set(EventKind)
+    assert len(DATA_MODELS) == len(get_args(SessionEventData))  # no two models of one kind
 
 
 def test_event_envelope_shape_and_version() -> None:

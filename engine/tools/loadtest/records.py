@@ -83,11 +83,12 @@ class CallRecord:
 
 
 INVITE_PARTS = ("queue_seconds", "worker_pickup_seconds", "make_call_seconds")
+"""The parts of api_to_invite in a `call.invite_sent` event: trunk queue and dispatch in the
+controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
 TIMED_EVENTS = (em.CallInviteSent, em.CallAnswered, em.CallEnded)
 """The events whose times and fields a load report reads."""
 RTP_FIELDS = ("rtp_packets_sent", "rtp_packets_received", "rtp_packets_lost", "rtp_jitter_ms")
-"""The parts of api_to_invite in a `call.invite_sent` event: trunk queue and dispatch in the
-controller, the worker reading the MakeCall, PJSIP building and sending the INVITE."""
+"""A `call.ended` event's RTP counts, as the report shows them."""
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """RFC 2833 DTMF captures that PJSIP accepts, generated from the ones SIPp ships.
 
 SIPp's `/usr/share/sip-tester/dtmf_2833_*.pcap` carry payload type 101; PJSIP offers
-telephone-event as 121 and ignores 101 (FIELD-NOTES.md). We rewrite the RTP payload-type
+telephone-event as 121 and ignores 101. We rewrite the RTP payload-type
 byte (keeping the marker bit) and zero the UDP checksum (0 means "no checksum" over IPv4).
 Generated into var/pcaps/, never committed.
 """
