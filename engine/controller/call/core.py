@@ -754,7 +754,7 @@ class CallCore:
 
     def _deliver(self, event: ev.FlowEvent) -> None:
         if self._flow is None or self._flow.finished or self.phase is P.FINISHED:
-            return  # a flow event after the call's end (a media step interrupted by it)
+            return  # after the call's end (a webhook's late answer): no step runs on it
         try:
             commands = self._flow.handle(event, self._now)
         except EngineError as exc:
