@@ -31,6 +31,17 @@ def check_template(text: str) -> str:
     return text
 
 
+def contains_template(value: Any) -> bool:
+    """Whether a string, or any string inside lists and mappings, is a template."""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(contains_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(contains_template(item) for item in value)
+    return False
+
+
 def check_templates_in(value: Any) -> Any:
     """check_template on every string inside lists and mappings."""
     if isinstance(value, str):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from engine.flow import templates
 from engine.flow.commands import (
@@ -106,10 +106,30 @@ def resolve_path(base: Path, path: str) -> Path:
     return candidate if candidate.is_absolute() else base / candidate
 
 
-class StepModel(BaseModel):
-    """Fields every step has. Subclasses set `type` to a Literal and implement run()."""
+class StepFields(BaseModel):
+    """A step's fields, or a part of one (a gather's prompt, a branch's condition): a string
+    field is used as written unless it is named in `rendered`, and a template in it is refused
+    where it is written, rather than reaching a call as braces."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rendered: ClassVar[frozenset[str]] = frozenset()
+    """The fields whose strings are templates, rendered when the step runs."""
+
+    @field_validator("*")
+    @classmethod
+    def _templates_only_where_rendered(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name
+        if name in cls.rendered or name == "description" or not templates.contains_template(value):
+            return value
+        raise ValueError(
+            f"'{name}' is used as written, not as a template"
+            f" (templates work in: {', '.join(sorted(cls.rendered)) or 'no field of this step'})"
+        )
+
+
+class StepModel(StepFields):
+    """Fields every step has. Subclasses set `type` to a Literal and implement run()."""
 
     type: str
     description: str = ""

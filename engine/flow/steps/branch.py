@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from engine.errors import FlowRuntimeError
-from engine.flow.steps.base import Edge, Regex, RunContext, StepModel, StepOutcome, StepRun
+from engine.flow.steps.base import (
+    Edge,
+    Regex,
+    RunContext,
+    StepFields,
+    StepModel,
+    StepOutcome,
+    StepRun,
+)
 
 _OPERATORS = (
     "equals",
@@ -22,8 +30,9 @@ _OPERATORS = (
 )
 
 
-class Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Condition(StepFields):
+    rendered = frozenset(_OPERATORS)
+    """The value compared with is rendered; the variable and the target are names."""
 
     variable: str
     """A variable name; dots go into mappings: `webhook.status`, `session.destination`."""

@@ -19,6 +19,7 @@ from engine.flow.steps.base import (
 
 class DialStep(FailableStep):
     type: Literal["dial"]
+    rendered = frozenset({"target", "caller_id"})
     target: Template
     """E.164 number or sip: URI (templated)."""
     caller_id: Template | None = None

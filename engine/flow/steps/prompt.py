@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from engine.flow.commands import FlowCommand, PlayAudio, Speak
-from engine.flow.steps.base import AudioFile, RunContext, Template, resolve_path
+from engine.flow.steps.base import AudioFile, RunContext, StepFields, Template, resolve_path
 
 
-class Prompt(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Prompt(StepFields):
+    rendered = frozenset({"say"})
 
     say: Template | None = None
     """Text to speech (templated)."""

@@ -25,6 +25,7 @@ GRACE_SECONDS = 5.0
 
 class RecordStep(SequentialStep):
     type: Literal["record"]
+    rendered = frozenset({"name"})
     max_seconds: float = Field(60.0, gt=0, le=3600)
     finish_key: DtmfKey | None = "#"
     """A digit that ends the recording."""

@@ -19,6 +19,7 @@ from engine.flow.steps.base import (
 
 class SayStep(SequentialStep):
     type: Literal["say"]
+    rendered = frozenset({"text"})
     text: Template
     voice: str | None = None
     """espeak-ng voice, e.g. 'en-us'; omitted: the configured default."""

@@ -18,6 +18,7 @@ _DIGITS = re.compile(r"[0-9*#A-D]+")
 
 class SendDigitsStep(SequentialStep):
     type: Literal["send_digits"]
+    rendered = frozenset({"digits"})
     digits: Template
     """0-9 * # A-D (templated)."""
 

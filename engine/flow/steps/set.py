@@ -14,6 +14,7 @@ _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 
 class SetStep(SequentialStep):
     type: Literal["set"]
+    rendered = frozenset({"variables"})
     variables: dict[str, Any]
     """name → value; a string value may use {{ templates }}."""
 

@@ -15,6 +15,7 @@ REFER_TIMEOUT_SECONDS = 40.0
 
 class TransferStep(FailableStep):
     type: Literal["transfer"]
+    rendered = frozenset({"target"})
     target: Template
     """E.164 number (+12025550143) or sip: URI (templated)."""
 

@@ -20,6 +20,7 @@ from engine.flow.steps.base import (
 
 class WebhookStep(FailableStep):
     type: Literal["webhook"]
+    rendered = frozenset({"url", "headers", "body"})
     url: Template
     method: Literal["GET", "POST"] = "POST"
     headers: dict[str, Template] = Field(default_factory=dict)
