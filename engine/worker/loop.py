@@ -27,7 +27,14 @@ from engine.ipc.worker_options import WorkerOptions
 from engine.worker.call import WorkerCall
 from engine.worker.capacity import Capacity, CapacityLimits, Decision, Fail, Start, Wait
 from engine.worker.channel import Channel
-from engine.worker.media import EndedPlayers, Playback, Recording, StopReason, write_beep
+from engine.worker.media import (
+    EndedPlayers,
+    Playback,
+    Recording,
+    StopReason,
+    heard_level,
+    write_beep,
+)
 from engine.worker.media_table import BeepKey, MediaTable, PlaybackKey, RecordingKey
 from engine.worker.pjerrors import PJ_ETOOMANY, CommandError, Failure, failure_of, from_pj_error
 
@@ -522,7 +529,9 @@ class WorkerLoop:
     def _check_recordings(self, now: float) -> None:
         for recording in self.media.recordings():
             call = self.calls.get(recording.key.call_id)
-            reason = recording.check(call.audio if call else None, now)
+            audio = call.audio if call else None
+            level = heard_level(audio) if audio is not None else None
+            reason = recording.check(level, now)
             if reason is not None:
                 self._end_recording(recording, reason)
 

@@ -21,14 +21,21 @@ from engine.clock import Clock
 from engine.worker.media_table import PlayerKey, RecordingKey
 
 SILENCE_LEVEL = 4
-"""`getRxLevel()` (0..255) below this counts as silence: silent RTP and line noise read just
-above zero, speech and tones far more (docs/sip-worker.md)."""
+"""The far end's level (`heard_level`, 0..100) below which it counts as silent: silent RTP reads
+0, speech and tones far more (docs/sip-worker.md)."""
 
 StopReason = Literal["max_length", "silence", "stopped", "hangup"]
 
 FINALISE_TIMEOUT_SECONDS = 1.0
 BEEP_SECONDS = 0.25
 BEEP_HZ = 1000
+
+
+def heard_level(audio: pj.AudioMedia) -> int:
+    """The level of what the far end sends on the call, 0..100: pjsua2's `getTxLevel()`, which
+    reads the conference port's receive level (`getRxLevel()` reads what the bridge sends to
+    the far end, silence while recording; docs/field-notes.md)."""
+    return int(audio.getTxLevel())
 
 
 class Playback(pj.AudioMediaPlayer):
@@ -114,17 +121,22 @@ class Recording:
         self.recorder = pj.AudioMediaRecorder()
         self.recorder.createRecorder(self.path)
         audio.startTransmit(self.recorder)
-        self.started_at = self._sound_at = self._clock.monotonic()
+        self.began(self._clock.monotonic())
 
-    def check(self, audio: pj.AudioMedia | None, now: float) -> StopReason | None:
-        """The reason to stop now ('max_length' or 'silence'), or None to go on."""
+    def began(self, now: float) -> None:
+        """The recorder is on the bridge from `now`: the length and the silence count from it."""
+        self.started_at = self._sound_at = now
+
+    def check(self, level: int | None, now: float) -> StopReason | None:
+        """The reason to stop now ('max_length' or 'silence'), or None to go on; `level` is
+        what the far end sends now (`heard_level`), None once the call has no audio."""
         if self.started_at is None:
             return None
         if now - self.started_at >= self.max_seconds:
             return "max_length"
-        if self.silence_seconds is None or audio is None:
+        if self.silence_seconds is None or level is None:
             return None
-        if audio.getRxLevel() >= SILENCE_LEVEL:
+        if level >= SILENCE_LEVEL:
             self._sound_at = now
         elif now - self._sound_at >= self.silence_seconds:
             return "silence"

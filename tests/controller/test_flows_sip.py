@@ -296,6 +296,49 @@ async def test_recording_of_silence_is_silent(tmp_path: Path, hooks: WebhookServ
     assert rms < 100, rms
 
 
+def speech_end_seconds(path: Path, frame_seconds: float = 0.02, level: float = 300) -> float:
+    """When the last 20-ms frame louder than `level` (RMS, full scale 32768) ends."""
+    with wave.open(str(path), "rb") as wav:
+        rate = wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    size = int(rate * frame_seconds)
+    last = 0
+    for index in range(0, len(samples) - size + 1, size):
+        frame = samples[index : index + size]
+        if math.sqrt(sum(s * s for s in frame) / size) > level:
+            last = index + size
+    return last / rate
+
+
+async def test_a_recording_goes_on_while_the_far_end_talks(
+    tmp_path: Path, hooks: WebhookServer
+) -> None:
+    """The silence rule hears the far end: speech longer than `silence_seconds` (2 s) is
+    recorded to its end, and the recording stops 2 s after it."""
+    with SippUas("uas-play-audio") as uas:
+        session = await call(tmp_path, hooks, "record-until-silence", uas)
+    path = tmp_path / "recordings" / session.id / "message.wav"
+    [body] = hooks.bodies()
+    assert body["reason"] == "silence", body
+    duration, _ = wav_facts(path)
+    speech_end = speech_end_seconds(path)
+    assert speech_end > 5, speech_end  # the far end's seven seconds of speech, not cut at 2 s
+    assert abs(duration - speech_end - 2.0) <= 0.3, (speech_end, duration)
+
+
+async def test_a_recording_of_a_far_end_that_never_speaks_stops_after_the_silence(
+    tmp_path: Path, hooks: WebhookServer
+) -> None:
+    with SippUas("uas-answer-echo-wait-bye", rtp_echo=True) as uas:
+        session = await call(tmp_path, hooks, "record-until-silence", uas)
+    [body] = hooks.bodies()
+    assert body["reason"] == "silence", body
+    duration, _ = wav_facts(tmp_path / "recordings" / session.id / "message.wav")
+    assert abs(duration - 2.0) <= 0.3, duration
+
+
 # ---------------------------------------------------------------------- 3. transfer
 
 
