@@ -6,25 +6,18 @@ Field names are snake_case here; the wire uses camelCase in JSON and PascalCase 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from engine.config import OwnedNumber
-from engine.sessions.model import CallState, LogEntry, Outcome, Session
+from engine.sessions.model import CallState, LogEntry, Outcome, Session, iso_utc
 from engine.sessions.validation import FieldError
 
 SESSIONS_NAMESPACE = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
 SERVICESTACK_NAMESPACE = "http://schemas.servicestack.net/types"
-
-
-def iso_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as ServiceStack writes dates."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 UtcDateTime = Annotated[datetime, PlainSerializer(iso_utc, return_type=str, when_used="json")]

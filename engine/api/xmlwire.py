@@ -15,8 +15,9 @@ from xml.sax.saxutils import escape
 from defusedxml import ElementTree as SafeElementTree
 from pydantic import BaseModel
 
-from engine.api.dto import Dto, iso_utc
+from engine.api.dto import Dto
 from engine.errors import RequestError
+from engine.sessions.model import iso_utc
 
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_NIL = f"{{{XSI_NAMESPACE}}}nil"

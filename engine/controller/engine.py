@@ -30,7 +30,7 @@ from engine.flow.registry import FlowRegistry
 from engine.ipc import messages as msg
 from engine.sessions.idempotency import HEADER, IdempotencyKey
 from engine.sessions.ids import new_session_id
-from engine.sessions.model import CallState, LogEntry, Outcome, Session
+from engine.sessions.model import CallState, LogEntry, Outcome, Session, iso_utc
 from engine.sessions.store import SessionStore
 from engine.sessions.validation import validate_outgoing
 
@@ -321,7 +321,7 @@ class Engine:
             flow=session.flow_id,
             destination=session.destination,
             caller_id=session.from_address,
-            answered_at=(session.date_answered or self.clock.utc()).isoformat(),
+            answered_at=iso_utc(session.date_answered or self.clock.utc()),
         )
         return FlowRun(flow, facts, registry_lookup=self.flows.get)
 

@@ -78,7 +78,7 @@ class Simulator:
             flow=flow.id,
             destination="+12025550100",
             caller_id="+12025550143",
-            answered_at="2024-01-01T00:00:00+00:00",
+            answered_at="2024-01-01T00:00:00Z",
         )
         self.run = FlowRun(flow, facts, registry_lookup=lookup)
         self.now = 0.0

@@ -7,6 +7,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the API writes dates (ServiceStack's form) and flows read
+    them; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class CallState(StrEnum):
     QUEUED = "Queued"
     """Waiting for trunk or worker capacity."""

@@ -20,7 +20,7 @@ FACTS = SessionFacts(
     flow="test",
     destination="+12025550100",
     caller_id="+12025550143",
-    answered_at="2024-01-01T00:00:00+00:00",
+    answered_at="2024-01-01T00:00:00Z",
 )
 
 

@@ -58,7 +58,7 @@ def test_a_rehearsal_predicts_the_real_start_unless_a_template_reads_the_answer_
     moving = flow_from(
         tmp_path, {"hello": {"type": "say", "text": "At {{ session.answered_at }}"}}, name="m"
     )
-    later = SessionFacts(**{**FACTS.__dict__, "answered_at": "2024-01-01T00:00:09+00:00"})
+    later = SessionFacts(**{**FACTS.__dict__, "answered_at": "2024-01-01T00:00:09Z"})
     for flow, same in ((steady, True), (moving, False)):
         rehearsed = first_prompt(FlowRun(flow, FACTS).start(0.0))
         real = first_prompt(FlowRun(flow, later).start(5.0))
