@@ -41,7 +41,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     hook = sim.add_mutually_exclusive_group()
     hook.add_argument("--webhook-response", type=_json_object, metavar="JSON")
     hook.add_argument("--webhook-fail", action="store_true")
-    sim.add_argument("--recording-seconds", type=float, default=3.0)
+    sim.add_argument(
+        "--recording-seconds",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long the caller speaks once a recording starts (default 3)",
+    )
+    sim.add_argument(
+        "--transfer-refused", action="store_true", help="the far end refuses a transfer's REFER"
+    )
+    sim.add_argument(
+        "--dial-unanswered", action="store_true", help="a dial step's second leg does not answer"
+    )
+    sim.add_argument(
+        "--dial-seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long an answered second leg stays before it hangs up (default 5)",
+    )
+    sim.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="stop the simulation at this time (default 3600)",
+    )
     sim.set_defaults(func=run_simulate)
 
     graph = sub.add_parser("graph", help="print a Mermaid flowchart of a flow")
@@ -135,6 +161,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         webhook_response=args.webhook_response,
         webhook_fail=args.webhook_fail,
         recording_seconds=args.recording_seconds,
+        transfer_accepted=not args.transfer_refused,
+        dial_answered=not args.dial_unanswered,
+        dial_seconds=args.dial_seconds,
+        max_seconds=args.max_seconds,
     )
 
     def lookup(flow_id: str) -> Flow:

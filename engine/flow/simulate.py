@@ -35,10 +35,11 @@ class Script:
     """(time, digit): pressed at that time whatever the flow does."""
     hangup_at: float | None = None
     silence: bool = False
-    """The caller never types (--digits is ignored) and recordings end on silence."""
+    """The caller never types (--digits is ignored) and never speaks."""
     webhook_response: dict[str, Any] | None = None
     webhook_fail: bool = False
     recording_seconds: float = 3.0
+    """How long the caller speaks once a recording starts; then they are silent."""
     transfer_accepted: bool = True
     dial_answered: bool = True
     dial_seconds: float = 5.0
@@ -90,6 +91,10 @@ class Simulator:
         self._lines: list[Line] = []
         self._finished: c.FlowFinished | None = None
         self._steps = 0
+        self._recordings: dict[str, tuple[float, str]] = {}
+        """Recordings going on, by id: when each started and its file."""
+        self._ended_early: set[str] = set()
+        """Recordings a finish key or a hang-up ended, whose report is on its way."""
 
     def at(self, time: float, event: e.FlowEvent) -> None:
         heapq.heappush(self._queue, (time, next(self._order), event))
@@ -109,12 +114,17 @@ class Simulator:
             time, _, event = heapq.heappop(self._queue)
             if time > self.script.max_seconds:
                 self.say(f"simulation stopped at {self.script.max_seconds:g} s")
-                break
+                return self._result()
             self.now = max(self.now, time)
+            if isinstance(event, e.RecordingFinished) and not self._reported(event):
+                continue
             self._note(event)
             self._apply(self.run.handle(event, self.now))
         if not self.run.finished:
             self.say("the flow is stuck waiting for an event nothing will send")
+        return self._result()
+
+    def _result(self) -> Result:
         return Result(self._lines, self._finished, self._steps, dict(self.run.variables))
 
     def _maybe_type(self) -> None:
@@ -130,8 +140,31 @@ class Simulator:
             self.say(f"caller presses {event.digit}")
         elif isinstance(event, e.RemoteHangup):
             self.say("caller hangs up")
+            for recording_id in list(self._recordings):
+                self.end_recording(recording_id, "hangup")
         elif isinstance(event, e.PlaybackFinished):
             self._playing.discard(event.playback_id)
+
+    def start_recording(self, recording_id: str, path: str) -> None:
+        self._recordings[recording_id] = (self.now, path)
+
+    def end_recording(self, recording_id: str, reason: Literal["stopped", "hangup"]) -> None:
+        """The recording ends now (the engine reports it at once), if it still goes on."""
+        started = self._recordings.pop(recording_id, None)
+        if started is not None:
+            start, path = started
+            self._ended_early.add(recording_id)
+            self.at(self.now, e.RecordingFinished(recording_id, path, self.now - start, reason))
+
+    def _reported(self, event: e.RecordingFinished) -> bool:
+        """Whether this end of a recording is the one the engine reports: not its scheduled
+        end when a finish key or a hang-up ended it first."""
+        if self._recordings.pop(event.recording_id, None) is not None:
+            return True
+        if event.recording_id in self._ended_early:
+            self._ended_early.discard(event.recording_id)
+            return True
+        return False
 
     def _apply(self, commands: list[c.FlowCommand]) -> None:
         for command in commands:
@@ -167,7 +200,9 @@ class Simulator:
                 _hangup(self, command)
             case c.FlowFinished():
                 _finished(self, command)
-            case c.CancelTimer() | c.HangupAfterPlayback() | c.StopRecording():
+            case c.StopRecording():
+                self.end_recording(command.recording_id, "stopped")
+            case c.CancelTimer() | c.HangupAfterPlayback():
                 pass  # a cancelled timer's TimerFired is ignored by the run; nothing to show
             case _:
                 assert_never(command)
@@ -217,17 +252,18 @@ def _set_timer(sim: Simulator, cmd: c.SetTimer) -> None:
 
 
 def _start_recording(sim: Simulator, cmd: c.StartRecording) -> None:
+    """As the engine records: the caller speaks for `recording_seconds` (not at all with
+    `silence`), and the silence rule ends the recording `silence_seconds` after that; a finish
+    key or a hang-up ends it sooner (`end_recording`), `max_seconds` at the latest."""
     beep = " after a beep" if cmd.beep else ""
     sim.say(f"engine records {cmd.name}{beep} (at most {cmd.max_seconds:g} s)")
-    script = sim.script
-    reason: Literal["max_length", "silence"]
-    if script.silence and cmd.silence_seconds is not None:
-        seconds, reason = cmd.silence_seconds, "silence"
-    elif script.recording_seconds >= cmd.max_seconds:
-        seconds, reason = cmd.max_seconds, "max_length"
-    else:
-        seconds, reason = script.recording_seconds, "silence"
+    speech = 0.0 if sim.script.silence else sim.script.recording_seconds
+    seconds = cmd.max_seconds
+    reason: Literal["max_length", "silence"] = "max_length"
+    if cmd.silence_seconds is not None and speech + cmd.silence_seconds < cmd.max_seconds:
+        seconds, reason = speech + cmd.silence_seconds, "silence"
     path = f"var/recordings/sim-0001/{cmd.name}"
+    sim.start_recording(cmd.recording_id, path)
     sim.at(sim.now + seconds, e.RecordingFinished(cmd.recording_id, path, seconds, reason))
 
 

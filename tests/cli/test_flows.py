@@ -106,3 +106,13 @@ def test_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert {"SayStep", "GatherStep", "WebhookStep"} <= set(schema["$defs"])
     assert main(["flows", "schema"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["title"] == "voice-engine flow"
+
+
+def test_simulate_options_reach_the_script(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["flows", "simulate", "press-0-agent", "--digits", "0", "--transfer-refused"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "transfers the call to" in out and "-> failed" in out
+    assert main(["flows", "simulate", "survey", "--silence", "--max-seconds", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "simulation stopped at 1 s" in out and "stuck" not in out
