@@ -142,7 +142,7 @@ class Engine:
             session.sip_reason = "engine restarted during the call"
             session.date_completed = self.clock.utc()
             self.store.save(session)
-            self.log_session(session, "outcome: failed (engine restarted during the call)")
+            self.log_lines(session, ["outcome: failed (engine restarted during the call)"])
 
     async def _reload_flows(self) -> None:
         while True:
@@ -293,9 +293,6 @@ class Engine:
         return checks
 
     # ------------------------------------------------------------------ CallHost
-
-    def log_session(self, session: Session, message: str) -> None:
-        self.log_lines(session, [message])
 
     def log_lines(self, session: Session, messages: list[str]) -> None:
         """Lines of the session's log, written at one moment (one clock reading, one write)."""

@@ -143,9 +143,6 @@ class SessionStore:
             else:
                 self._schedule_flush()
 
-    def append_log(self, session_id: str, seq: int, entry: LogEntry) -> None:
-        self.append_logs(session_id, seq, entry.date, [entry.message])
-
     def append_logs(
         self, session_id: str, first_seq: int, date: datetime, messages: Sequence[str]
     ) -> None:

@@ -36,7 +36,7 @@ def test_session_and_log_survive_reopening(tmp_path: Path) -> None:
     session.sip_reason = "Busy Here"
     session.date_completed = created + timedelta(seconds=2)
     store.save(session)
-    store.append_log("s1", 1, LogEntry(created + timedelta(seconds=1), "INVITE sent"))
+    store.append_logs("s1", 1, created + timedelta(seconds=1), ["INVITE sent"])
     store.close()
 
     reopened = SessionStore(db).get("s1")
@@ -64,7 +64,7 @@ def test_a_page_gives_every_session_its_own_log_in_order(tmp_path: Path) -> None
     for index in range(600):
         store.insert(make_session(f"s{index:03}", start + timedelta(seconds=index)))
         for seq in (2, 1):  # written out of order: the log is ordered by seq, not by writing
-            store.append_log(f"s{index:03}", seq, LogEntry(start, f"s{index:03} line {seq}"))
+            store.append_logs(f"s{index:03}", seq, start, [f"s{index:03} line {seq}"])
     page, total = store.page(skip=0, take=600)
     assert total == 600 and len(page) == 600
     for session in page:
@@ -112,8 +112,8 @@ async def test_log_lines_are_committed_together_within_the_interval(tmp_path: Pa
     now = datetime.now(UTC)
     store.insert(make_session("s1", now))
     assert committed_log(db, "s1") == ["created"]
-    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
-    store.append_log("s1", 2, LogEntry(now, "ringing"))
+    store.append_logs("s1", 1, now, ["INVITE sent"])
+    store.append_logs("s1", 2, now, ["ringing"])
     assert committed_log(db, "s1") == ["created"]
     deadline = time.monotonic() + FLUSH_INTERVAL_SECONDS + 5
     while committed_log(db, "s1") != ["created", "INVITE sent", "ringing"]:
@@ -130,14 +130,14 @@ async def test_reads_see_pending_lines_and_a_final_state_is_committed_at_once(
     now = datetime.now(UTC)
     session = make_session("s1", now)
     store.insert(session)
-    store.append_log("s1", 1, LogEntry(now, "answered"))
+    store.append_logs("s1", 1, now, ["answered"])
     session.call_state = CallState.CONNECTED
     store.save(session)
     read = store.get("s1")
     assert read is not None and [e.message for e in read.log] == ["created", "answered"]
     assert read.call_state is CallState.CONNECTED
 
-    store.append_log("s1", 2, LogEntry(now, "outcome: completed"))
+    store.append_logs("s1", 2, now, ["outcome: completed"])
     session.outcome = Outcome.COMPLETED
     session.call_state = CallState.DISCONNECTED
     store.save(session)
@@ -151,7 +151,7 @@ async def test_a_new_session_commits_what_other_sessions_left_pending(tmp_path: 
     store = SessionStore(db)
     now = datetime.now(UTC)
     store.insert(make_session("s1", now))
-    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
+    store.append_logs("s1", 1, now, ["INVITE sent"])
     store.insert(make_session("s2", now))
     assert committed_log(db, "s1") == ["created", "INVITE sent"]
     assert committed_log(db, "s2") == ["created"]
@@ -163,7 +163,7 @@ def test_without_an_event_loop_every_write_is_committed_at_once(tmp_path: Path) 
     store = SessionStore(db)
     now = datetime.now(UTC)
     store.insert(make_session("s1", now))
-    store.append_log("s1", 1, LogEntry(now, "INVITE sent"))
+    store.append_logs("s1", 1, now, ["INVITE sent"])
     assert committed_log(db, "s1") == ["created", "INVITE sent"]
     store.close()
 

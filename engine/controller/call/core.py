@@ -100,10 +100,9 @@ class CallCore:
     def __init__(self, spec: CallSpec) -> None:
         self.spec = spec
         self.phase = CallPhase.QUEUED
-        self._cancel: CancelCause | None = None
-        self._api_cancel = False
-        """DELETE asked to end the call before any answer: an answer crossing the CANCEL is
-        hung up."""
+        self._cancels: set[CancelCause] = set()
+        """Why a CANCEL was asked for: the ring timeout, a DELETE, or both. After a DELETE, an
+        answer crossing the CANCEL is hung up."""
         self._worker_lost = False
         self._flow: FlowRunLike | None = None
         self._prompts = PromptPlan(None)
@@ -172,9 +171,8 @@ class CallCore:
         self._begin(now)
         if self.phase is P.DIALLING:
             self._cancel_call(CancelCause.API, "canceled by API request: sending CANCEL")
-        elif self.phase is P.CANCELLING and not self._api_cancel:
-            # After the ring timeout's CANCEL: an answer crossing it is hung up, not run.
-            self._api_cancel = True
+        elif self.phase is P.CANCELLING and CancelCause.API not in self._cancels:
+            self._cancels.add(CancelCause.API)  # after the ring timeout's CANCEL
             self._out.append("canceled by API request: CANCEL already sent")
         elif self.phase is P.CONNECTED:
             self._hang_up("hung up by API request")
@@ -370,7 +368,7 @@ class CallCore:
         )
         limit = self.spec.trunk.max_call_duration_seconds
         self._out.append(StartTimer(_DURATION_TIMER, self._now + limit))
-        if self._api_cancel:
+        if CancelCause.API in self._cancels:
             self._hang_up("canceled by API request")
         else:
             self._out.append(StartFlow())
@@ -659,8 +657,7 @@ class CallCore:
 
     def _cancel_call(self, cause: CancelCause, message: str) -> None:
         self._move(Trigger.CANCEL)
-        self._cancel = cause
-        self._api_cancel = cause is CancelCause.API
+        self._cancels.add(cause)
         self._out.append(StopTimer(_RING_TIMER))
         self._out.append(message)
         self._out.append(Send(msg.Hangup(call_id=self.spec.main_leg, sip_code=487)))
@@ -681,19 +678,16 @@ class CallCore:
     def _finish_after_hangup(self) -> None:
         if self.phase is P.FINISHED:
             return
-        if self._legs and not self._worker_lost:
-            return  # waits for the second legs' CallEnded
-        outcome = decide_outcome(
-            answered=self.answered,
-            worker_lost=self._worker_lost,
-            cancel=self._cancel,
-            sip_code=self._final_code,
-        )
         if self._worker_lost:
             # Also when the flow finishes on the RemoteHangup that worker_lost delivers.
-            self._finish(outcome, None, "worker lost")
-        else:
-            self._finish(outcome, self._final_code, self._final_reason)
+            self._finish(Outcome.FAILED, None, "worker lost")
+            return
+        if self._legs:
+            return  # waits for the second legs' CallEnded
+        outcome = decide_outcome(
+            answered=self.answered, cancels=self._cancels, sip_code=self._final_code
+        )
+        self._finish(outcome, self._final_code, self._final_reason)
 
     def _finish(self, outcome: Outcome, sip_code: int | None, reason: str | None) -> None:
         self._move(Trigger.FINISH)

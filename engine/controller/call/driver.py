@@ -135,13 +135,7 @@ class CallDriver:
         self._feed(lambda now: self.core.end(now))
 
     def on_worker_message(self, message: CallMessage) -> None:
-        # Spelled out, not through _feed: this runs for every message of every call.
-        try:
-            actions = self.core.worker_message(message, self._clock.monotonic())
-        except CallProtocolError as error:
-            self._protocol_error(error)
-            return
-        self._carry_out(actions)
+        self._feed(lambda now: self.core.worker_message(message, now))
 
     def on_worker_lost(self) -> None:
         self._feed(lambda now: self.core.worker_lost(now))
@@ -201,18 +195,15 @@ class CallDriver:
             self.host.log_lines(self.session, lines)
 
     def _feed(self, input_: Callable[[float], list[Action]]) -> None:
-        """Give the core an input with the time, and carry out what it answers."""
+        """Give the core an input with the time, and carry out what it answers. An input the
+        core refuses is a bug: logged with the session id, not raised into whoever delivered
+        the input."""
         try:
             actions = input_(self._clock.monotonic())
         except CallProtocolError as error:
-            self._protocol_error(error)
+            log.error("call protocol error: %s", error, extra={"session_id": self.session.id})
             return
         self._carry_out(actions)
-
-    def _protocol_error(self, error: CallProtocolError) -> None:
-        """The core refused an input before changing anything: a bug, logged, not raised into
-        whoever delivered the input."""
-        log.error("call protocol error: %s", error, extra={"session_id": self.session.id})
 
     def _worker(self) -> WorkerHandle:
         if self.worker is None:
@@ -232,12 +223,7 @@ class CallDriver:
 
     def _timer_fired(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
-        try:
-            actions = self.core.timer_fired(key, self._clock.monotonic())
-        except CallProtocolError as error:
-            self._protocol_error(error)
-            return
-        self._carry_out(actions)
+        self._feed(lambda now: self.core.timer_fired(key, now))
 
     def _record_outcome(self, action: RecordOutcome) -> None:
         session = self.session
@@ -252,7 +238,7 @@ class CallDriver:
         try:
             run = self.host.new_flow_run(self.session)
         except EngineError as exc:
-            error = exc
+            error = exc  # the lambda may not close over the except clause's name
             self._feed(lambda now: self.core.flow_unavailable(error, now))
             return
         self._feed(lambda now: self.core.flow_started(run, now))

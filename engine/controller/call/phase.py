@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from enum import StrEnum
 
 from engine.errors import InternalError
@@ -91,19 +92,14 @@ def next_phase(phase: CallPhase, trigger: Trigger) -> CallPhase:
 
 
 def decide_outcome(
-    *,
-    answered: bool,
-    worker_lost: bool,
-    cancel: CancelCause | None,
-    sip_code: int | None,
+    *, answered: bool, cancels: Container[CancelCause], sip_code: int | None
 ) -> Outcome:
-    """The session's outcome once its main leg is over."""
-    if worker_lost:
-        return Outcome.FAILED
+    """The session's outcome once its main leg is over (a lost worker's call fails before
+    this is asked); `cancels`: why a CANCEL was asked for, if it was."""
     if answered:
         return Outcome.COMPLETED
     return outcome_for_unanswered(
         sip_code or 0,
-        canceled_by_us=cancel is CancelCause.API,
-        ring_timeout=cancel is CancelCause.RING_TIMEOUT,
+        canceled_by_us=CancelCause.API in cancels,
+        ring_timeout=CancelCause.RING_TIMEOUT in cancels,
     )
